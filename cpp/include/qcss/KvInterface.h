@@ -145,6 +145,23 @@ private:
 };
 
 /// The master interface. See the file comment for threading and errors.
+///
+/// Semantics every backend shares (the conformance suite in tests/ checks them):
+/// - A batch (commit) is evaluated in order, each operation seeing the effects
+///   of the ones before it; if any fails, nothing is applied and the error of
+///   the first failing operation is thrown. A batch that writes anything takes
+///   exactly one new revision; a batch of checks only takes none.
+/// - Every key written by a batch (including parents created on the way, with
+///   empty values and version 1) gets one Put in the change log at the batch's
+///   revision; every key removed (each key of a deleted subtree) one Delete, in
+///   the order they happened.
+/// - A key created with a lease is deleted when the lease ends; set() with
+///   lease 0 keeps the key's existing lease (as ZooKeeper's setData keeps an
+///   ephemeral node ephemeral); a lease that does not exist throws LeaseExpired.
+/// - Check with version 0 requires absence; with version > 0 the exact version
+///   (a missing key fails the check). Failed checks throw VersionMismatchError
+///   naming the key, expected and actual versions.
+/// - "/" always exists (version 0 until first set); it cannot be created or deleted.
 class KvInterface : public std::enable_shared_from_this<KvInterface> {
 public:
     KvInterface() = default;
