@@ -1,0 +1,13 @@
+// qcss: mysql/MysqlAdmin.h -- schema installation from C++ (internal; the C++
+// tests and the bench use it; operators use `css-admin schema init`).
+#pragma once
+
+#include <string>
+
+namespace qcss::detail {
+
+/// Create the qcss tables (embedded schema/mysql files) in the URL's
+/// database, which must exist and be empty. Throws sql::DbError on failure.
+void installMysqlSchema(std::string const& rawUrl);
+
+}  // namespace qcss::detail
