@@ -11,3 +11,11 @@ namespace qcss::detail {
 void installMysqlSchema(std::string const& rawUrl);
 
 }  // namespace qcss::detail
+
+namespace qcss::detail {
+
+/// Run `sql` (text, may hold several statements) on the server of `rawUrl`,
+/// connected to its `mysql` database (tests: create/drop databases, users).
+void mysqlServerExec(std::string const& rawUrl, std::string const& sqlText);
+
+}  // namespace qcss::detail

@@ -575,3 +575,15 @@ void installMysqlSchema(std::string const& rawUrl) {
 }
 
 }  // namespace qcss::detail
+
+namespace qcss::detail {
+
+void mysqlServerExec(std::string const& rawUrl, std::string const& sqlText) {
+    Url url = parseUrl(rawUrl);
+    std::string const masked = maskUrl(rawUrl);
+    url.path = "/mysql";
+    MysqlConn c(settingsFrom(url, masked, false));
+    c.execDirect(sqlText);
+}
+
+}  // namespace qcss::detail

@@ -210,7 +210,8 @@ struct SqlKv::Batch {
     std::vector<std::string> deleted;     // subtrees removed (range deletes)
     std::vector<ChangeRow> changes;
     std::set<std::int64_t> liveLeases;
-    std::map<std::string, bool> uniqueLoaded;  // prefix -> all its keys loaded
+    // unique prefix -> (highest key in the database, all its keys loaded)
+    std::map<std::string, std::pair<std::string, bool>> unique;
 };
 
 void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
@@ -344,13 +345,14 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
             case Op::Type::Check: {
                 Ent& e = entry(op.key);
                 bool const ex = e.exists || op.key == "/";
-                if (op.version == 0 ? ex : (!ex || e.version != op.version))
+                if (op.version == 0 ? ex : (!ex || (op.version > 0 && e.version != op.version)))
                     throw VersionMismatchError(
                             "check failed for key " + q(op.key) + ": expected " +
                             (op.version == 0 ? std::string("no key")
                                              : "version " + std::to_string(op.version)) +
                             ", found " +
                             (ex ? "version " + std::to_string(e.version) : std::string("no key")));
+                r.version = e.version;
                 break;
             }
             case Op::Type::CheckCreateRevision: {
@@ -359,8 +361,8 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
                     throw VersionMismatchError(
                             "check failed for key " + q(op.key) + ": expected create revision " +
                             std::to_string(op.version) + ", found " +
-                            (e.exists ? "create revision " + std::to_string(e.createRev)
-                                      : std::string("no key")));
+                            (e.exists ? std::to_string(e.createRev) : std::string("no key")));
+                r.version = e.version;
                 break;
             }
             case Op::Type::Create: r.version = doCreate(op, op.key); break;
@@ -368,30 +370,30 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
                 std::string const lo = op.key + std::string(kUniqueDigits, '0');
                 std::string const hi = op.key + std::string(kUniqueDigits, '9');
                 int const depth = keyDepth(lo);
-                if (b.uniqueLoaded.find(op.key) == b.uniqueLoaded.end()) {
+                auto u = b.unique.find(op.key);
+                if (u == b.unique.end()) {
                     // The highest existing key, found by an index range read.
                     Rows rows = c.query(
                             "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND path <= ? "
                             "AND LENGTH(path) = ? ORDER BY depth DESC, path DESC LIMIT 1",
                             {Param::integer(depth), Param::blob(lo), Param::blob(hi),
                              Param::integer(static_cast<std::int64_t>(lo.size()))});
-                    bool all = false;
-                    if (!rows.empty()) {
-                        Ent& top = entry(rows[0][0].s);
-                        if (!top.exists) {
-                            // The batch deleted the highest: load them all (rare).
-                            Rows allRows = c.query(
-                                    "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND "
-                                    "path <= ? AND LENGTH(path) = ?",
-                                    {Param::integer(depth), Param::blob(lo), Param::blob(hi),
-                                     Param::integer(static_cast<std::int64_t>(lo.size()))});
-                            std::vector<std::string> ps;
-                            for (auto& ar : allRows) ps.push_back(ar[0].s);
-                            loadRows(c, b, ps);
-                            all = true;
-                        }
-                    }
-                    b.uniqueLoaded[op.key] = all;
+                    std::string top = rows.empty() ? std::string() : rows[0][0].s;
+                    if (!top.empty()) loadRows(c, b, {top});
+                    u = b.unique.emplace(op.key, std::make_pair(top, false)).first;
+                }
+                if (!u->second.second && !u->second.first.empty() &&
+                    !b.st.at(u->second.first).exists) {
+                    // The batch deleted the highest: load them all (rare).
+                    Rows allRows = c.query(
+                            "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND "
+                            "path <= ? AND LENGTH(path) = ?",
+                            {Param::integer(depth), Param::blob(lo), Param::blob(hi),
+                             Param::integer(static_cast<std::int64_t>(lo.size()))});
+                    std::vector<std::string> ps;
+                    for (auto& ar : allRows) ps.push_back(ar[0].s);
+                    loadRows(c, b, ps);
+                    u->second.second = true;
                 }
                 long long top = 0;
                 for (auto it = b.st.lower_bound(lo); it != b.st.end() && it->first <= hi; ++it) {
@@ -407,11 +409,14 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
                 Ent& e = entry(op.key);
                 bool const ex = e.exists;
                 if (op.version >= 0) {
-                    if (!ex) throw NoSuchKey("no such key " + q(op.key));
+                    if (!ex)
+                        throw NoSuchKey("key " + q(op.key) +
+                                        " does not exist (compare-and-set expected version " +
+                                        std::to_string(op.version) + ")");
                     if (e.version != op.version)
-                        throw VersionMismatchError("version mismatch for key " + q(op.key) +
-                                                   ": expected " + std::to_string(op.version) +
-                                                   ", found " + std::to_string(e.version));
+                        throw VersionMismatchError("key " + q(op.key) + " has version " +
+                                                   std::to_string(e.version) + ", expected " +
+                                                   std::to_string(op.version));
                 }
                 checkLease(op, op.key);
                 if (ex) {
@@ -430,21 +435,25 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
                 Ent& e = entry(op.key);
                 if (!e.exists) {
                     if (lenient) break;
-                    throw NoSuchKey("no such key " + q(op.key));
+                    throw NoSuchKey("key " + q(op.key) + " does not exist");
                 }
                 if (op.version >= 0 && e.version != op.version)
-                    throw VersionMismatchError("version mismatch for key " + q(op.key) +
-                                               ": expected " + std::to_string(op.version) +
-                                               ", found " + std::to_string(e.version));
+                    throw VersionMismatchError("key " + q(op.key) + " has version " +
+                                               std::to_string(e.version) + ", expected " +
+                                               std::to_string(op.version));
                 auto del = [&](std::string const& k, Ent& x) {
                     b.changes.push_back(ChangeRow{ChangeKind::Delete, k, &kEmpty, x.version});
                     x.exists = false;
                     x.dirty = false;
                 };
-                del(op.key, e);
+                // Reverse byte order: every descendant before its ancestor (as mem).
                 auto const [lo, hi] = subtreeRange(op.key);
+                std::vector<std::map<std::string, Ent>::iterator> doomed;
                 for (auto it = b.st.lower_bound(lo); it != b.st.end() && it->first < hi; ++it)
-                    if (it->second.exists) del(it->first, it->second);
+                    if (it->second.exists) doomed.push_back(it);
+                for (auto it = doomed.rbegin(); it != doomed.rend(); ++it)
+                    del((*it)->first, (*it)->second);
+                del(op.key, e);
                 b.deleted.push_back(op.key);
                 break;
             }
@@ -566,7 +575,7 @@ std::string SqlKv::get(std::string const& key) {
     validateKey(key);
     return run("get", [&](Conn& c) {
         Rows rows = c.query("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)});
-        if (rows.empty()) throw NoSuchKey("no such key " + q(key));
+        if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
         return std::move(rows[0][0].s);
     });
 }
@@ -581,7 +590,7 @@ KeyStat SqlKv::getStat(std::string const& key) {
                 "FROM qcss_kv WHERE path = ?",
                 {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi),
                  Param::blob(key)});
-        if (rows.empty()) throw NoSuchKey("no such key " + q(key));
+        if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
         KeyStat s;
         s.version = rows[0][0].i;
         s.createRevision = rows[0][1].i;
@@ -635,7 +644,7 @@ std::vector<std::string> SqlKv::getChildren(std::string const& key) {
                 {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi)});
         if (rows.empty() && key != "/" &&
             c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty())
-            throw NoSuchKey("no such key " + q(key));
+            throw NoSuchKey("key " + q(key) + " does not exist");
         std::vector<std::string> out;
         out.reserve(rows.size());
         for (auto& r : rows) out.push_back(r[0].s.substr(lo.size()));
@@ -653,7 +662,7 @@ std::map<std::string, std::string> SqlKv::getChildrenValues(std::string const& k
                 {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi)});
         if (rows.empty() && key != "/" &&
             c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty())
-            throw NoSuchKey("no such key " + q(key));
+            throw NoSuchKey("key " + q(key) + " does not exist");
         std::map<std::string, std::string> out;
         for (auto& r : rows) out.emplace(r[0].s.substr(lo.size()), std::move(r[1].s));
         return out;
@@ -684,6 +693,15 @@ Snapshot SqlKv::snapshot(std::string const& prefix) {
             kv.stat.lease = r[6].i;
             kv.stat.dataLength = static_cast<std::int64_t>(kv.value.size());
             s.entries.push_back(std::move(kv));
+        }
+        std::map<std::string, std::size_t> index;
+        for (std::size_t i = 0; i < s.entries.size(); ++i) {
+            auto const& k = s.entries[i].key;
+            if (k != "/") {
+                auto p = index.find(parentKey(k));
+                if (p != index.end()) ++s.entries[p->second].stat.numChildren;
+            }
+            index.emplace(k, i);
         }
         return s;
     });
