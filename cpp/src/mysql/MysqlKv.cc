@@ -7,6 +7,7 @@
 //   read_default_group=G    group read in it (default: client)
 //   ssl_ca, ssl_cert, ssl_key, ssl_verify=0|1     TLS
 //   connect_timeout, read_timeout, write_timeout  seconds
+//   lock_wait_timeout       seconds (session innodb_lock_wait_timeout)
 //   retry_timeout           seconds to keep retrying transient errors (10)
 //   pool_size               connections shared by the threads (4)
 // Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
@@ -18,6 +19,8 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
+
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -86,7 +89,7 @@ struct Settings {
     std::string defaultFile, defaultGroup;
     std::string sslCa, sslCert, sslKey;
     bool sslVerify = false, ssl = false;
-    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0;
+    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0, lockWaitTimeout = 0;
     bool readOnly = false;
     std::string maskedUrl;
 };
@@ -161,7 +164,10 @@ public:
             throw DbError(k, static_cast<int>(code), msg);
         }
         execDirect("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; "
-                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'" +
+                   (s.lockWaitTimeout > 0 ? "; SET SESSION innodb_lock_wait_timeout = " +
+                                                    std::to_string(s.lockWaitTimeout)
+                                          : std::string()));
     }
     ~MysqlConn() override {
         _cache.clear();
@@ -477,6 +483,13 @@ public:
         sendCommit(text);
     }
 
+    void injectCommitFailure() {
+        int n = sql::failNextCommits.load();
+        while (n > 0 && !sql::failNextCommits.compare_exchange_weak(n, n - 1)) {
+        }
+        if (n > 0) ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
+    }
+
     std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
                          std::string_view client, std::int64_t& rev) override {
         std::vector<Param> kp{Param::blob(key)};
@@ -506,6 +519,7 @@ public:
         _inTxn = true;
         ++sql::roundTrips;
         std::int64_t version = 0;
+        injectCommitFailure();
         try {
             if (mysql_real_query(_my, t.data(), t.size()) != 0) failConn();
             int idx = 0;
@@ -538,6 +552,7 @@ public:
     /// Send a round trip that ends with COMMIT: losing the connection during
     /// it leaves the outcome unknown.
     void sendCommit(std::string const& text) {
+        injectCommitFailure();
         try {
             textQuery(text);
         } catch (DbError const& e) {
@@ -667,6 +682,7 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
     s.connectTimeout = seconds(url, "connect_timeout", 10, masked);
     s.readTimeout = seconds(url, "read_timeout", 0, masked);
     s.writeTimeout = seconds(url, "write_timeout", 0, masked);
+    s.lockWaitTimeout = seconds(url, "lock_wait_timeout", 0, masked);
     return s;
 }
 
