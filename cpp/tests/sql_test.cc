@@ -475,6 +475,26 @@ TEST_CASE("threads: compare-and-set increments lose nothing; concurrent creates"
     });
 }
 
+TEST_CASE("getMany: many keys in one consistent read; bad options are ConfigError") {
+    onEach([](KvPtr kv, std::string const& url) {
+        auto t = kv->transaction();
+        std::vector<std::string> keys;
+        for (int i = 0; i < 1200; ++i) {
+            keys.push_back("/m/k" + std::to_string(i));
+            t.set(keys.back(), std::to_string(i));
+        }
+        t.commit();
+        keys.push_back("/m/none");
+        auto got = kv->getMany(keys);
+        CHECK_EQ(got.size(), 1200u);
+        CHECK_EQ(got["/m/k1199"], std::string("1199"));
+        CHECK_EQ(kv->getChildren("/m").size(), 1200u);
+        CHECK_EQ(kv->changes(0).size(), 1201u);
+        CHECK_THROWS(open(url + "?pool_size=lots"), ConfigError);
+        CHECK_THROWS(open(url + "?retry_timeout=-1"), ConfigError);
+    });
+}
+
 TEST_CASE("sqlite: schema version checks") {
 #ifdef QCSS_WITH_SQLITE
     Store s = sqliteStore();
