@@ -83,6 +83,8 @@ class Source:
     skipped: dict[str, int] = field(default_factory=dict)
     # Facts worth telling the operator (snapshot used, logs replayed, ...).
     notes: list[str] = field(default_factory=list)
+    # True for ZooKeeper sources: their /zookeeper system tree is skipped.
+    zookeeper: bool = False
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)

@@ -513,4 +513,4 @@ def read_zk_data(source: Path, log_dir: Path | None = None, replay: bool = True)
     nodes = [
         Node(path, n.data, kind_from_owner(n.owner)) for path, n in sorted(tree.nodes.items())
     ]
-    return Source(f"ZooKeeper data {source}", nodes, notes=notes)
+    return Source(f"ZooKeeper data {source}", nodes, notes=notes, zookeeper=True)
