@@ -91,11 +91,20 @@ def read_qserv_tsv(path: Path) -> Source:
 # JSON object formats
 
 
+class _Duplicate(Exception):
+    pass
+
+
 def _load_json_object(raw: bytes, name: str) -> list[tuple[str, Any]]:
     text = _decode_text(raw, name)
 
-    def pairs(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        return items
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise _Duplicate(k)
+            out[k] = v
+        return out
 
     try:
         obj = json.loads(text, object_pairs_hook=pairs)
@@ -103,14 +112,11 @@ def _load_json_object(raw: bytes, name: str) -> list[tuple[str, Any]]:
         raise MigrationInputError(
             name, f"line {e.lineno} column {e.colno} (char {e.pos})", f"malformed JSON: {e.msg}"
         ) from e
-    if not isinstance(obj, list):
+    except _Duplicate as e:
+        raise MigrationInputError(name, f"key {e.args[0]!r}", "name given twice") from e
+    if not isinstance(obj, dict):
         raise MigrationInputError(name, "line 1", "expected a JSON object mapping paths")
-    seen: set[str] = set()
-    for k, _ in obj:
-        if k in seen:
-            raise MigrationInputError(name, f"key {k!r}", "path given twice")
-        seen.add(k)
-    return obj
+    return list(obj.items())
 
 
 def _b64(text: Any, name: str, key: str, field: str) -> bytes:

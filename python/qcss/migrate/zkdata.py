@@ -26,6 +26,7 @@ higher zxid, replayed idempotently as ZooKeeper itself does on startup.
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
 import re
 import struct
@@ -72,7 +73,7 @@ class _Short(Exception):
 class JuteReader:
     """A cursor over jute-encoded bytes; every error names the file and the byte offset."""
 
-    def __init__(self, data: bytes | memoryview, name: str, base: int = 0) -> None:
+    def __init__(self, data: bytes | memoryview | mmap.mmap, name: str, base: int = 0) -> None:
         self.data = memoryview(data)
         self.pos = 0
         self.name = name
@@ -375,9 +376,25 @@ def read_log(path: Path, tree: ZkTree, after_zxid: int) -> LogStats:
     """Replay every transaction of ``path`` with zxid > ``after_zxid`` onto ``tree``."""
     name = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            # Logs are preallocated (64 MiB of zeros by default): map, do not read.
+            size = os.fstat(f.fileno()).st_size
+            data: bytes | mmap.mmap = (
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            )
     except OSError as e:
         raise MigrationInputError(name, "byte 0", f"cannot read: {e.strerror}") from e
+    try:
+        return _read_log(data, name, tree, after_zxid)
+    finally:
+        if isinstance(data, mmap.mmap):
+            try:
+                data.close()
+            except BufferError:
+                pass  # a view is still referenced (by an error's traceback): GC closes it
+
+
+def _read_log(data: bytes | mmap.mmap, name: str, tree: ZkTree, after_zxid: int) -> LogStats:
     r = JuteReader(data, name)
     stats = LogStats()
     try:
