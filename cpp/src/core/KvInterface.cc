@@ -12,6 +12,7 @@
 #include "core/KvBase.h"
 #include "core/Url.h"
 #include "qcss/Key.h"
+#include "qcss/Open.h"
 
 namespace qcss {
 
@@ -185,7 +186,8 @@ std::string uniqueKey(std::string const& prefix, long long seq) {
     if (seq > 9999999999LL)
         throw KeyExistsError("cannot create a unique key under '" + printableKey(prefix) +
                              "': the 10-digit sequence is exhausted");
-    char buf[16];
+    if (seq < 0) seq = 0;
+    char buf[32];
     std::snprintf(buf, sizeof buf, "%010lld", seq);
     return prefix + buf;
 }

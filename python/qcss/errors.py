@@ -1,0 +1,139 @@
+"""The qcss exception tree, mirrored from cpp/include/qcss/Errors.h.
+
+Each C++ error class is translated (in one place, cpp/src/python/module.cc) to
+exactly one of these classes. Leaf classes also inherit the matching built-in,
+so ``except KeyError`` catches :class:`NoSuchKey`, ``except ValueError`` an
+:class:`InvalidKeyError`, ``except ConnectionError`` a :class:`ConnError`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "BadDumpError",
+    "CommitUnknownError",
+    "CompactedError",
+    "ConfigError",
+    "ConnError",
+    "CssError",
+    "DbExists",
+    "InvalidKeyError",
+    "KeyExistsError",
+    "LeaseExpired",
+    "LockTimeout",
+    "NoSuchDb",
+    "NoSuchKey",
+    "NoSuchNode",
+    "NoSuchTable",
+    "NodeExists",
+    "NodeInUse",
+    "ReadonlyCss",
+    "SchemaError",
+    "TableExists",
+    "ValueTooLargeError",
+    "VersionMismatchError",
+]
+
+
+class CssError(Exception):
+    """Root of every error qcss raises."""
+
+
+class NoSuchKey(CssError, KeyError):
+    """The key does not exist."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class KeyExistsError(CssError):
+    """create() of a key that already exists."""
+
+
+class VersionMismatchError(CssError):
+    """A compare-and-set, compare-and-delete or transaction check failed (or, for
+    CssAccess, the CSS layout version does not match)."""
+
+
+class ReadonlyCss(CssError):
+    """A mutation on a store opened read-only."""
+
+
+class InvalidKeyError(CssError, ValueError):
+    """The key breaks the key rules (see qcss.keyProblem)."""
+
+
+class ValueTooLargeError(CssError, ValueError):
+    """The value is larger than the store's limit (16 MiB by default)."""
+
+
+class ConnError(CssError, ConnectionError):
+    """The database server cannot be reached or the connection was lost."""
+
+
+class CommitUnknownError(ConnError):
+    """A commit was sent but the connection broke before its outcome was known:
+    it may or may not have been applied. It is never retried silently."""
+
+
+class AuthError(CssError, PermissionError):
+    """The server refused the credentials or the privilege."""
+
+
+class SchemaError(CssError):
+    """The database schema is missing, older or newer than this library."""
+
+
+class CompactedError(CssError):
+    """The change log no longer holds the changes asked for."""
+
+    def __init__(self, message: str, oldestAvailable: int = 0) -> None:
+        super().__init__(message)
+        self.oldestAvailable = oldestAvailable
+
+    def __reduce__(self) -> tuple[type[CompactedError], tuple[str, int]]:
+        return (type(self), (str(self.args[0]) if self.args else "", self.oldestAvailable))
+
+
+class LockTimeout(CssError, TimeoutError):
+    """A lock was not acquired within its timeout."""
+
+
+class LeaseExpired(CssError):
+    """The lease has expired or was revoked."""
+
+
+class BadDumpError(CssError, ValueError):
+    """A dump or migration input cannot be read; the message names file and position."""
+
+
+class NoSuchDb(CssError):
+    """CssAccess: the database does not exist."""
+
+
+class DbExists(CssError):
+    """CssAccess: the database already exists."""
+
+
+class NoSuchTable(CssError):
+    """CssAccess: the table does not exist."""
+
+
+class TableExists(CssError):
+    """CssAccess: the table already exists."""
+
+
+class NoSuchNode(CssError):
+    """CssAccess: the worker node does not exist."""
+
+
+class NodeExists(CssError):
+    """CssAccess: the worker node already exists."""
+
+
+class NodeInUse(CssError):
+    """CssAccess: the node still holds chunk replicas."""
+
+
+class ConfigError(CssError, ValueError):
+    """Bad configuration: a malformed URL, an unknown option, bad parameters."""
