@@ -1,14 +1,15 @@
 """``css-migrate`` and the css-admin verbs ``import``, ``restore`` and ``dump --format qcss``.
 
-Exit codes:
-  0  done (or dry run done)
-  1  --verify found differences
-  2  usage error
-  3  the input cannot be read (bad format; the message names file and position)
-  4  keys already exist in the target (nothing written; --overwrite or --resume)
-  5  the input holds paths that are not valid qcss keys (nothing written; --skip-invalid)
-  6  writing failed (single transaction: nothing written; batched: see the report)
-  7  the target store cannot be opened
+Exit codes (the same numbers as css-admin's for the same causes):
+  0   done (or dry run done)
+  1   --verify found differences
+  2   usage error
+  4   keys already exist in the target (nothing written; --overwrite or --resume)
+  5   a key was created concurrently by someone else (nothing written)
+  7   the input holds paths that are not valid qcss keys (nothing written; --skip-invalid)
+  15  the input cannot be read (the message names the file and the position)
+  20  a batched write stopped after committing some batches (re-run with --resume)
+  other css-admin codes: the target refused the write or cannot be opened (nothing written)
 """
 
 from __future__ import annotations
@@ -34,11 +35,24 @@ from qcss.migrate.writer import (
 )
 
 EXIT_VERIFY = 1
-EXIT_INPUT = 3
 EXIT_CONFLICT = 4
-EXIT_INVALID = 5
-EXIT_WRITE = 6
-EXIT_OPEN = 7
+EXIT_INVALID = 7
+EXIT_INPUT = 15
+EXIT_PARTIAL = 20
+EXIT_OTHER = 19
+EXIT_CONFIG = 17
+
+
+def _code_for(exc: BaseException) -> int:
+    """css-admin's exit code for a qcss error (19 for any other error)."""
+    try:
+        from qcss.cli import EXIT_CODES
+    except ImportError:  # pragma: no cover - the core is not built
+        return EXIT_OTHER
+    for cls, code, _ in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_OTHER
 
 __all__ = ["dump_qcss", "import_cmd", "main", "restore_cmd", "write_dump"]
 
@@ -93,11 +107,11 @@ def _open_store(url: str) -> Any:
     from qcss.migrate._compat import qcss_module
 
     if qcss_module is None:
-        raise Failure("the qcss module is not available (build it: scripts/setup.sh)", EXIT_OPEN)
+        raise Failure("the qcss module is not available (build it: scripts/setup.sh)", 19)
     try:
         return qcss_module.open(url)
     except Exception as e:
-        raise Failure(f"cannot open {url}: {e}", EXIT_OPEN) from e
+        raise Failure(f"cannot open {qcss_module.maskUrl(url)}: {e}", _code_for(e)) from e
 
 
 def _summary(echo: Callable[[str], None], plan: Plan, title: str) -> None:
@@ -159,7 +173,7 @@ def run(
         if dry_run:
             echo("dry run: no target given, nothing compared or written")
             return 0
-        raise Failure("no target: give --to URL (or set QCSS_URL)", 2)
+        raise Failure("no target: give --to URL (or set QCSS_URL)", EXIT_CONFIG)
     if kv is None:
         assert url is not None
         kv = _open_store(url)
@@ -196,9 +210,9 @@ def run(
     except ConflictError as e:
         raise Failure(str(e), EXIT_CONFLICT) from e
     except PartialWriteError as e:
-        raise Failure(str(e), EXIT_WRITE) from e
+        raise Failure(str(e), EXIT_PARTIAL) from e
     except Exception as e:
-        raise Failure(f"write failed, nothing was written: {e}", EXIT_WRITE) from e
+        raise Failure(f"write failed, nothing was written: {e}", _code_for(e)) from e
     echo(
         f"written: {report.written + (1 if report.root_written else 0)} keys in "
         f"{report.batches} transaction(s), revision {report.revision}"
@@ -224,11 +238,15 @@ def _url_from_context(ctx: click.Context, given: str | None) -> str | None:
     if given:
         return given
     obj = ctx.find_root().obj
-    if isinstance(obj, dict) and obj.get("url"):
-        return str(obj["url"])
-    for c in (ctx.parent, ctx.find_root()):
-        if c is not None and c.params.get("url"):
-            return str(c.params["url"])
+    if obj is not None and ctx.parent is not None:
+        # Run as a css-admin verb: the group's --url, or css-admin's default store.
+        url = getattr(obj, "url", None)
+        if url:
+            return str(url)
+        from qcss.migrate._compat import qcss_module
+
+        if qcss_module is not None:
+            return str(qcss_module.defaultUrl())
     return None
 
 

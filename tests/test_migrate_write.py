@@ -1,0 +1,270 @@
+"""Writing migrations into real qcss stores: fixtures, conflicts, races, batches, resume,
+dry run, verify, and qcss's own dump through restore."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import qcss
+from qcss.migrate.cli import dump_qcss, import_cmd, main, restore_cmd, run
+from qcss.migrate.plan import build_plan
+from qcss.migrate.sources import open_source
+from qcss.migrate.writer import ConflictError, PartialWriteError, verify_plan, write_plan
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ZK = FIXTURES / "zk"
+QSERV = FIXTURES / "qserv"
+
+
+def _urls() -> list[str]:
+    urls = ["mem://", "sqlite"]
+    if os.environ.get("QCSS_TEST_MYSQL_URL"):
+        urls.append("mysql")
+    return urls
+
+
+@pytest.fixture(params=_urls())
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty store that can be reopened, on each backend built."""
+    kind: str = request.param
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'css.db'}"
+    elif kind == "mysql":
+        url = os.environ["QCSS_TEST_MYSQL_URL"]
+    else:
+        url = "mem://"
+    try:
+        qcss.open(url)
+    except qcss.CssError as e:
+        if "scheme" in str(e).lower() or "unsupported" in str(e).lower():
+            pytest.skip(f"backend {kind} is not built on this branch: {e}")
+        raise
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    yield qcss.open(store_url)
+
+
+def tree(kv: Any) -> dict[str, bytes]:
+    return {e.key: bytes(e.value) for e in kv.snapshot("/").entries if e.key != "/"}
+
+
+def zk_truth() -> dict[str, bytes]:
+    gt = json.loads((ZK / "ground_truth.json").read_text())
+    return {
+        n["path"]: bytes.fromhex(n["value_hex"])
+        for n in gt["nodes"]
+        if not n["system"] and n["ephemeralOwner"] == 0 and n["path"] != "/"
+    }
+
+
+def test_zk_fixture_into_store(store: Any) -> None:
+    assert run(source=str(ZK), url=None, kv=store, verify=True, quiet=True) == 0
+    assert tree(store) == zk_truth()
+
+
+@pytest.mark.parametrize("name", ["kvmap-2017.tsv", "kvmap-2017.json"])
+def test_qserv_dumps_into_store(store: Any, name: str) -> None:
+    assert run(source=str(QSERV / name), url=None, kv=store, verify=True, quiet=True) == 0
+    # The same tree as the core's own loader of Qserv dumps (mem:///dump.json).
+    reference = qcss.open(f"mem://{QSERV / 'kvmap-2017.json'}")
+    assert tree(store) == tree(reference)
+    assert len(tree(store)) == 115
+
+
+def test_one_transaction_for_css_sized_input(store: Any) -> None:
+    before = store.revision()
+    plan = build_plan(open_source(str(ZK)))
+    rep = write_plan(store, plan)
+    assert rep.atomic and rep.batches == 1
+    assert store.revision() == before + 1
+
+
+def test_refuses_to_overwrite(store: Any) -> None:
+    store.set("/DBS/LSST", "SOMETHING ELSE")
+    before = store.revision()
+    plan = build_plan(open_source(str(ZK)))
+    with pytest.raises(ConflictError, match="/DBS/LSST"):
+        write_plan(store, plan)
+    assert store.revision() == before
+    assert tree(store) == {"/DBS": b"", "/DBS/LSST": b"SOMETHING ELSE"}
+    rep = write_plan(store, plan, overwrite=True)
+    assert rep.written == len(plan.entries)
+    assert tree(store) == zk_truth()
+
+
+class HidingStore:
+    """A store whose reads miss one key: as if it were created by someone else between the
+    conflict check and the commit."""
+
+    def __init__(self, kv: Any, hidden: str) -> None:
+        self.kv = kv
+        self.hidden = hidden
+
+    def getMany(self, keys: list[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = self.kv.getMany(keys)
+        out.pop(self.hidden, None)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kv, name)
+
+
+def test_concurrent_create_is_caught_by_the_transaction(store: Any) -> None:
+    store.set("/misc/json", "created by someone else")
+    before = store.revision()
+    plan = build_plan(open_source(str(ZK)))
+    with pytest.raises(qcss.VersionMismatchError, match="/misc/json"):
+        write_plan(HidingStore(store, "/misc/json"), plan)
+    assert store.revision() == before
+    assert tree(store) == {"/misc": b"", "/misc/json": b"created by someone else"}
+
+
+class FailingStore:
+    """A store whose n-th commit fails (as a lost connection would)."""
+
+    def __init__(self, kv: Any, fail_at: int) -> None:
+        self.kv = kv
+        self.fail_at = fail_at
+        self.commits = 0
+
+    def transaction(self) -> Any:
+        outer = self
+        txn = self.kv.transaction()
+
+        class Txn:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(txn, name)
+
+            def commit(self) -> int:
+                outer.commits += 1
+                if outer.commits == outer.fail_at:
+                    raise qcss.ConnError("connection lost (injected)")
+                return int(txn.commit())
+
+        return Txn()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kv, name)
+
+
+def test_batches_stop_report_and_resume(store: Any) -> None:
+    plan = build_plan(open_source(str(ZK)))
+    with pytest.raises(PartialWriteError) as info:
+        write_plan(FailingStore(store, 3), plan, batch_size=50)
+    rep = info.value.report
+    assert rep.batches == 2 and rep.written == 100
+    assert rep.last_committed_key == plan.entries[99][0]
+    assert "--resume" in str(info.value) and repr(plan.entries[99][0]) in str(info.value)
+    assert len(tree(store)) >= 100  # two batches committed (plus implicit parents: none here)
+    # Without --resume the committed keys are conflicts; with it they are skipped.
+    with pytest.raises(ConflictError, match="--resume"):
+        write_plan(store, plan, batch_size=50)
+    rep2 = write_plan(store, plan, batch_size=50, resume=True)
+    assert rep2.already_present == 100
+    assert rep2.written == len(plan.entries) - 100
+    assert tree(store) == zk_truth()
+    assert verify_plan(store, plan).ok
+
+
+def test_dry_run_writes_nothing(store: Any) -> None:
+    store.set("/DBS/LSST", "other")
+    before = store.revision()
+    assert run(source=str(ZK), url=None, kv=store, dry_run=True, quiet=True) == 4
+    assert run(source=str(ZK), url=None, kv=store, dry_run=True, overwrite=True,
+               quiet=True) == 0
+    assert store.revision() == before
+
+
+def test_verify_detects_a_difference(store: Any) -> None:
+    plan = build_plan(open_source(str(ZK)))
+    write_plan(store, plan)
+    store.set("/DBS/LSST", "changed")
+    store.deleteKey("/misc/json")
+    rep = verify_plan(store, plan)
+    assert rep.different == ["/DBS/LSST"] and rep.missing == ["/misc/json"]
+
+
+def test_root_value(store: Any, tmp_path: Path) -> None:
+    p = tmp_path / "root.tsv"
+    p.write_bytes(b"/\troot value\n/a\t1\n")
+    assert run(source=str(p), url=None, kv=store, verify=True, quiet=True) == 0
+    assert store.get("/") == b"root value"
+    p.write_bytes(b"/\tanother\n/b\t1\n")
+    with pytest.raises(Exception, match="'/'"):
+        run(source=str(p), url=None, kv=store, quiet=True)
+
+
+def test_invalid_keys_block_unless_skipped(store: Any, tmp_path: Path) -> None:
+    p = tmp_path / "bad-keys.tsv"
+    p.write_bytes(b"/ok\t1\n/a/../b\t2\n/x//y\t3\n")
+    runner = CliRunner()
+    res = runner.invoke(main, [str(p), "--to", "mem://"])
+    assert res.exit_code == 7, res.output
+    assert "'/a/../b'" in res.output and "'/x//y'" in res.output
+    assert run(source=str(p), url=None, kv=store, skip_invalid=True, quiet=True) == 0
+    assert tree(store) == {"/ok": b"1"}
+
+
+def test_bad_input_exit_code_names_position(tmp_path: Path) -> None:
+    p = tmp_path / "bad.tsv"
+    p.write_bytes(b"/a\t1\n/b 2\n")
+    res = CliRunner().invoke(main, [str(p), "--to", "mem://"])
+    assert res.exit_code == 15
+    assert f"{p}: line 2" in res.output
+
+
+# ---------------------------------------------------------------------------------------------
+# qcss dump and restore
+
+
+def fill_awkward(kv: Any) -> None:
+    txn = kv.transaction()
+    txn.set("/", b"root\x00value")
+    txn.create("/a", "text")
+    txn.create("/a/bin", bytes(range(256)))
+    txn.create("/a/bad-utf8", b"\xff\xfe\xc3(")
+    txn.create("/a/empty", b"")
+    txn.create("/a/nl", "line1\nline2\ttab \"quoted\" \\")
+    txn.create("/ünï/名前", "värde")
+    txn.create("/implicit/parent/child", "c")
+    txn.commit()
+
+
+def test_dump_restore_round_trip(store_url: str, tmp_path: Path) -> None:
+    src = qcss.open(store_url)
+    fill_awkward(src)
+    text = dump_qcss(src)
+    first = json.loads(text.splitlines()[0])
+    assert first["format"] == "qcss-dump" and first["revision"] == src.revision()
+    p = tmp_path / "dump.qcss"
+    p.write_text(text, encoding="utf-8")
+    dst = qcss.open("mem://")
+    assert run(source=str(p), url=None, kv=dst, fmt="qcss", verify=True, quiet=True) == 0
+    full = {e.key: bytes(e.value) for e in src.snapshot("/").entries}
+    assert {e.key: bytes(e.value) for e in dst.snapshot("/").entries} == full
+    # And back into the same backend through the restore command.
+    if store_url != "mem://":
+        target = store_url.replace("css.db", "restored.db")
+        res = CliRunner().invoke(restore_cmd, [str(p), "--to", target, "--verify"])
+        assert res.exit_code == 0, res.output
+        again = qcss.open(target)
+        assert {e.key: bytes(e.value) for e in again.snapshot("/").entries} == full
+    assert dump_qcss(dst) == text.replace(
+        f'"revision": {src.revision()}', f'"revision": {dst.revision()}'
+    )
+
+
+def test_import_cmd_and_main_share_options() -> None:
+    names = {p.name for p in main.params}
+    assert names == {p.name for p in import_cmd.params}
+    assert {"dry_run", "verify", "overwrite", "resume", "prefix_map"} <= names
