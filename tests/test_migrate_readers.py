@@ -12,9 +12,8 @@ from typing import Any
 
 import cramjam
 import pytest
-
 from qcss.migrate import formats, zkdata
-from qcss.migrate.model import MigrationInputError, NodeKind, Source
+from qcss.migrate.model import MigrationInputError, Node, NodeKind, Source
 from qcss.migrate.plan import SKIP_SYSTEM, PlanError, PrefixMap, build_plan
 from qcss.migrate.sources import detect_format, open_source
 
@@ -313,11 +312,11 @@ def test_invalid_keys_are_reported_not_altered() -> None:
     src = Source(
         "test",
         [
-            formats.Node("/ok", b"1"),
-            formats.Node("/a/../b", b"2"),
-            formats.Node("/trailing/", b"3"),
-            formats.Node("/x" * 600, b"4"),
-            formats.Node("/nul\x00", b"5"),
+            Node("/ok", b"1"),
+            Node("/a/../b", b"2"),
+            Node("/trailing/", b"3"),
+            Node("/x" * 600, b"4"),
+            Node("/nul\x00", b"5"),
         ],
     )
     plan = build_plan(src)
@@ -331,11 +330,11 @@ def test_prefix_map() -> None:
     src = Source(
         "test",
         [
-            formats.Node("/", b"r"),
-            formats.Node("/old", b"0"),
-            formats.Node("/old/a", b"1"),
-            formats.Node("/older", b"2"),
-            formats.Node("/zookeeper/quota", b""),
+            Node("/", b"r"),
+            Node("/old", b"0"),
+            Node("/old/a", b"1"),
+            Node("/older", b"2"),
+            Node("/zookeeper/quota", b""),
         ],
         zookeeper=True,
     )

@@ -8,33 +8,32 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+import qcss
 from kazoo.client import KazooClient
 from kazoo.protocol.serialization import Create2
 from kazoo.security import OPEN_ACL_UNSAFE
-from zkserver import ZkServer
-
-import qcss
 from qcss.migrate.cli import run
 from qcss.migrate.live import read_live
 from qcss.migrate.model import NodeKind
 from qcss.migrate.plan import SKIP_EPHEMERAL, SKIP_SYSTEM, build_plan
 from qcss.migrate.zkdata import read_zk_data
+from zkserver import ZkServer
 
 
-class CreateContainer(Create2):
+class CreateContainer(Create2):  # type: ignore[misc]
     type = 19  # OpCode.createContainer; request and response as create2
 
 
-class CreateTTL(NamedTuple):
-    path: str
-    data: bytes
-    acl: list[Any]
-    flags: int
-    ttl: int
-    type = 21  # OpCode.createTTL
+class CreateTTL:
+    """OpCode.createTTL: a create2 request followed by the TTL (ms); a create2 response."""
+
+    type = 21
+
+    def __init__(self, path: str, data: bytes, acl: list[Any], flags: int, ttl: int) -> None:
+        self.path, self.data, self.acl, self.flags, self.ttl = path, data, acl, flags, ttl
 
     def serialize(self) -> bytearray:
-        b = Create2(self.path, self.data, self.acl, self.flags).serialize()
+        b = bytearray(Create2(self.path, self.data, self.acl, self.flags).serialize())
         b.extend(struct.pack(">q", self.ttl))
         return b
 

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import click
 
+import qcss
 from qcss.migrate import formats
 from qcss.migrate.model import MigrationInputError
 from qcss.migrate.plan import Plan, PlanError, PrefixMap, build_plan
@@ -57,13 +58,21 @@ def _code_for(exc: BaseException) -> int:
 __all__ = ["dump_qcss", "import_cmd", "main", "restore_cmd", "write_dump"]
 
 
-class Failure(click.ClickException):
+class Failure(Exception):
+    """A migration that cannot go on: printed as ``Error: ...`` and exits with ``code``."""
+
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.code = code
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+
+def _run_cli(ctx: click.Context, **kwargs: Any) -> None:
+    try:
+        code = run(**kwargs)
+    except Failure as e:
+        click.echo(f"Error: {e}", err=True)
+        ctx.exit(e.code)
+    ctx.exit(code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,14 +113,10 @@ def dump_qcss(kv: Any, key: str = "/") -> str:
 
 
 def _open_store(url: str) -> Any:
-    from qcss.migrate._compat import qcss_module
-
-    if qcss_module is None:
-        raise Failure("the qcss module is not available (build it: scripts/setup.sh)", 19)
     try:
-        return qcss_module.open(url)
+        return qcss.open(url)
     except Exception as e:
-        raise Failure(f"cannot open {qcss_module.maskUrl(url)}: {e}", _code_for(e)) from e
+        raise Failure(f"cannot open {qcss.maskUrl(url)}: {e}", _code_for(e)) from e
 
 
 def _summary(echo: Callable[[str], None], plan: Plan, title: str) -> None:
@@ -243,10 +248,7 @@ def _url_from_context(ctx: click.Context, given: str | None) -> str | None:
         url = getattr(obj, "url", None)
         if url:
             return str(url)
-        from qcss.migrate._compat import qcss_module
-
-        if qcss_module is not None:
-            return str(qcss_module.defaultUrl())
+        return str(qcss.defaultUrl())
     return None
 
 
@@ -301,7 +303,8 @@ def _make_import(name: str) -> click.Command:
         for a live ZooKeeper, or a dump file: Qserv TSV or JSON, zk-shell json://, ZooCreeper or
         zkr JSON, or a qcss dump. The format is detected unless --format is given.
         """
-        code = run(
+        _run_cli(
+            ctx,
             source=source,
             url=_url_from_context(ctx, url),
             fmt=fmt,
@@ -317,7 +320,6 @@ def _make_import(name: str) -> click.Command:
             progress=progress,
             quiet=quiet,
         )
-        ctx.exit(code)
 
     f: Any = command
     f = _apply(_common_write_options, f)
@@ -364,7 +366,8 @@ def _make_restore() -> click.Command:
         quiet: bool,
     ) -> None:
         """Restore a qcss dump (css-admin dump --format qcss) into a store, byte-exact."""
-        code = run(
+        _run_cli(
+            ctx,
             source=dump,
             url=_url_from_context(ctx, url),
             fmt="qcss",
@@ -376,7 +379,6 @@ def _make_restore() -> click.Command:
             progress=progress,
             quiet=quiet,
         )
-        ctx.exit(code)
 
     f: Any = _apply(_common_write_options, command)
     f = click.argument("dump", type=click.Path(exists=True, dir_okay=False))(f)

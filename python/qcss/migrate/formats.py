@@ -210,8 +210,7 @@ def is_qcss_dump(raw: bytes) -> bool:
 
 
 def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
-    for i, line in enumerate(text.split("\n"), start=1):
-        yield i, line
+    yield from enumerate(text.split("\n"), start=1)
 
 
 def read_qcss_dump(path: Path) -> Source:

@@ -6,8 +6,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from qcss.migrate._compat import BadDumpBase
-from qcss.migrate._compat import key_problem as _core_key_problem
+import qcss
 
 __all__ = [
     "MigrationInputError",
@@ -24,10 +23,10 @@ def key_problem(key: str) -> str:
         key.encode("utf-8")
     except UnicodeEncodeError:
         return "not valid UTF-8"
-    return _core_key_problem(key)
+    return qcss.keyProblem(key)
 
 
-class MigrationInputError(BadDumpBase):
+class MigrationInputError(qcss.BadDumpError):
     """Input that cannot be read: names the file and the position (byte offset or line)."""
 
     def __init__(self, source: str, position: str, reason: str) -> None:

@@ -93,20 +93,20 @@ class JuteReader:
         self.pos += n
         return out
 
-    def int(self) -> int:
+    def i32(self) -> int:
         v: int = struct.unpack(">i", self._take(4))[0]
         return v
 
-    def long(self) -> int:
+    def i64(self) -> int:
         v: int = struct.unpack(">q", self._take(8))[0]
         return v
 
-    def byte(self) -> int:
+    def u8(self) -> int:
         return self._take(1)[0]
 
     def buffer(self) -> bytes | None:
         start = self.pos
-        n = self.int()
+        n = self.i32()
         if n < 0:
             return None
         if n > MAX_BUFFER:
@@ -115,7 +115,7 @@ class JuteReader:
 
     def string(self) -> str | None:
         start = self.pos
-        n = self.int()
+        n = self.i32()
         if n < 0:
             return None
         if n > MAX_BUFFER:
@@ -124,9 +124,9 @@ class JuteReader:
         return bytes(self._take(n)).decode("utf-8", "surrogateescape")
 
     def skip_acls(self) -> None:
-        n = self.int()
+        n = self.i32()
         for _ in range(max(n, 0)):
-            self.int()
+            self.i32()
             self.string()
             self.string()
 
@@ -249,22 +249,22 @@ def read_snapshot(path: Path, tree: ZkTree) -> SnapshotInfo:
     data, name = read_stream(path)
     r = JuteReader(data, name)
     try:
-        magic = r.int()
+        magic = r.i32()
         if magic != SNAP_MAGIC:
             raise r.error(f"wrong magic 0x{magic & 0xFFFFFFFF:08x}: not a ZooKeeper snapshot", 0)
-        version = r.int()
+        version = r.i32()
         if version != 2:
             raise r.error(f"unsupported snapshot version {version}", 4)
-        r.long()  # dbid
-        nsessions = r.int()
+        r.i64()  # dbid
+        nsessions = r.i32()
         if nsessions < 0:
             raise r.error(f"negative session count {nsessions}")
         for _ in range(nsessions):
-            r.long()
-            r.int()
-        nacl = r.int()
+            r.i64()
+            r.i32()
+        nacl = r.i32()
         for _ in range(max(nacl, 0)):
-            r.long()
+            r.i64()
             r.skip_acls()
         count = 0
         while True:
@@ -275,16 +275,16 @@ def read_snapshot(path: Path, tree: ZkTree) -> SnapshotInfo:
             if p == "/":
                 break
             value = r.buffer()
-            r.long()  # acl index
-            r.long()  # czxid
-            r.long()  # mzxid
-            r.long()  # ctime
-            r.long()  # mtime
-            r.int()  # version
-            r.int()  # cversion
-            r.int()  # aversion
-            owner = r.long()
-            r.long()  # pzxid
+            r.i64()  # acl index
+            r.i64()  # czxid
+            r.i64()  # mzxid
+            r.i64()  # ctime
+            r.i64()  # mtime
+            r.i32()  # version
+            r.i32()  # cversion
+            r.i32()  # aversion
+            owner = r.i64()
+            r.i64()  # pzxid
             key = p if p else "/"
             if not key.startswith("/"):
                 raise r.error(f"node path {p!r} is not absolute", at)
@@ -294,9 +294,9 @@ def read_snapshot(path: Path, tree: ZkTree) -> SnapshotInfo:
         _seal(r, data)
         if r.remaining() > 0:
             # 3.6+: ZxidDigest then a second checksum over everything before it.
-            r.long()
-            r.int()
-            r.long()
+            r.i64()
+            r.i32()
+            r.i64()
             digest = True
             _seal(r, data)
         if r.remaining() > 0:
@@ -309,7 +309,7 @@ def read_snapshot(path: Path, tree: ZkTree) -> SnapshotInfo:
 
 def _seal(r: JuteReader, data: bytes) -> None:
     end = r.pos
-    stored = r.long()
+    stored = r.i64()
     actual = zlib.adler32(data[:end]) & 0xFFFFFFFF
     if stored != actual:
         raise r.error(
@@ -341,11 +341,11 @@ def _apply_body(tree: ZkTree, t: int, r: JuteReader, session: int) -> None:
         if t == OP_CREATE_CONTAINER:
             owner = _CONTAINER_OWNER
         elif t == OP_CREATE_TTL:
-            r.int()  # parentCVersion
-            ttl = r.long()
+            r.i32()  # parentCVersion
+            ttl = r.i64()
             owner = struct.unpack(">q", struct.pack(">Q", _TTL_BASE | (ttl & ((1 << 56) - 1))))[0]
         else:
-            ephemeral = r.byte() != 0
+            ephemeral = r.u8() != 0
             owner = session if ephemeral else 0
         tree.create(path, data, owner)
     elif t in (OP_DELETE, OP_DELETE_CONTAINER):
@@ -359,10 +359,10 @@ def _apply_body(tree: ZkTree, t: int, r: JuteReader, session: int) -> None:
     elif t in (OP_ERROR, OP_SET_ACL, OP_CHECK, OP_CREATE_SESSION):
         pass
     elif t == OP_MULTI:
-        n = r.int()
+        n = r.i32()
         subs: list[tuple[int, bytes]] = []
         for _ in range(max(n, 0)):
-            st = r.int()
+            st = r.i32()
             subs.append((st, r.buffer() or b""))
         if any(st == OP_ERROR for st, _ in subs):
             return  # a failed multi applied nothing
@@ -398,27 +398,27 @@ def _read_log(data: bytes | mmap.mmap, name: str, tree: ZkTree, after_zxid: int)
     r = JuteReader(data, name)
     stats = LogStats()
     try:
-        magic = r.int()
+        magic = r.i32()
         if magic != LOG_MAGIC:
             raise r.error(f"wrong magic 0x{magic & 0xFFFFFFFF:08x}: not a ZooKeeper txn log", 0)
-        version = r.int()
+        version = r.i32()
         if version != 2:
             raise r.error(f"unsupported txn log version {version}", 4)
-        r.long()
+        r.i64()
     except _Short:
         raise r.error("truncated txn log header") from None
     while True:
         start = r.pos
         try:
-            crc = r.long()
-            blen = r.int()
+            crc = r.i64()
+            blen = r.i32()
             if blen <= 0:
                 stats.ended = f"end of log at byte {start}"
                 break
             if blen > MAX_BUFFER:
                 raise r.error(f"implausible record length {blen}", start + 8)
             body = bytes(r._take(blen))
-            eor = r.byte()
+            eor = r.u8()
         except _Short:
             # As FileTxnIterator: a record cut short by a crash is the end of the log.
             stats.ended = (
@@ -439,11 +439,11 @@ def _read_log(data: bytes | mmap.mmap, name: str, tree: ZkTree, after_zxid: int)
             )
         tr = JuteReader(body, name, start + 12)
         try:
-            session = tr.long()
-            tr.int()  # cxid
-            zxid = tr.long()
-            tr.long()  # time
-            t = tr.int()
+            session = tr.i64()
+            tr.i32()  # cxid
+            zxid = tr.i64()
+            tr.i64()  # time
+            t = tr.i32()
             stats.txns += 1
             if zxid > after_zxid:
                 _apply_body(tree, t, tr, session)
