@@ -1,7 +1,9 @@
 """Read a live ZooKeeper ensemble through kazoo (``pip install 'qcss[zookeeper]'``).
 
 ZooKeeper has no multi-node consistent read: stop every writer before migrating live, or
-migrate from the data directory of a stopped server instead.
+migrate from the data directory of a stopped server instead. ZooKeeper also shows container
+and TTL nodes to clients as persistent ones (ephemeralOwner 0), so a live read imports them as
+plain keys without recognising them; the data directory reader reports them.
 """
 
 from __future__ import annotations
