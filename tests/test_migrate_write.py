@@ -120,7 +120,7 @@ def test_concurrent_create_is_caught_by_the_transaction(store: Any) -> None:
     before = store.revision()
     plan = build_plan(open_source(str(ZK)))
     # /misc (created as the parent of /misc/json) is the first planned key that exists.
-    with pytest.raises(qcss.VersionMismatchError, match="'?/misc'?"):
+    with pytest.raises(qcss.VersionMismatchError, match=r"'?/misc'?"):
         write_plan(HidingStore(store), plan)
     assert store.revision() == before
     assert tree(store) == {"/misc": b"", "/misc/json": b"created by someone else"}
@@ -197,7 +197,7 @@ def test_root_value(store: Any, tmp_path: Path) -> None:
     assert run(source=str(p), url=None, kv=store, verify=True, quiet=True) == 0
     assert store.get("/") == b"root value"
     p.write_bytes(b"/\tanother\n/b\t1\n")
-    with pytest.raises(Failure, match="other values .*: /;") as info:
+    with pytest.raises(Failure, match=r"other values .*: /;") as info:
         run(source=str(p), url=None, kv=store, quiet=True)
     assert info.value.code == 4
     assert store.get("/") == b"root value" and not store.exists("/b")
