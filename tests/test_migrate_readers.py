@@ -354,3 +354,20 @@ def test_prefix_map() -> None:
         PrefixMap.parse("old=/new")
     with pytest.raises(PlanError):
         build_plan(src, [PrefixMap.parse("/old=/older")])
+
+
+def test_qcss_dump_errors_name_the_line(tmp_path: Path) -> None:
+    good = [("/a", b"1"), ("/b", b"\xff"), ("/c", b"3")]
+    p = tmp_path / "d.qcss"
+    with p.open("w", encoding="utf-8") as f:
+        formats.write_qcss_dump(f, good)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    bad = tmp_path / "bad.qcss"
+    bad.write_text("\n".join([*lines[:2], '{"k": "/b", "b64": ', *lines[3:]]) + "\n")
+    _expect_error(bad, "line 3", "malformed JSON")
+    dup = tmp_path / "dup.qcss"
+    dup.write_text("\n".join([*lines[:4], lines[1], lines[4].replace("3", "4")]) + "\n")
+    _expect_error(dup, "line 5", "twice")
+    count = tmp_path / "count.qcss"
+    count.write_text("\n".join([*lines[:2], *lines[3:]]) + "\n")
+    _expect_error(count, "end line counts 3 keys but 2")

@@ -16,11 +16,11 @@ import binascii
 import gzip
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from qcss.migrate.model import MigrationInputError, Node, NodeKind, Source, kind_from_owner
+from qcss.migrate.model import MigrationInputError, Node, Source, kind_from_owner
 
 QCSS_DUMP_FORMAT = "qcss-dump"
 QCSS_DUMP_VERSION = 1
@@ -209,68 +209,69 @@ def is_qcss_dump(raw: bytes) -> bool:
     return first.startswith(b"{") and b'"format": "qcss-dump"' in first.split(b"\n", 1)[0]
 
 
-def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
-    yield from enumerate(text.split("\n"), start=1)
+def _qcss_entry(obj: Any, name: str, lineno: int) -> Node:
+    if not isinstance(obj, dict):
+        raise MigrationInputError(name, f"line {lineno}", "expected a JSON object")
+    key = obj.get("k")
+    if not isinstance(key, str):
+        raise MigrationInputError(name, f"line {lineno}", "entry without a string 'k'")
+    v = obj.get("v")
+    if isinstance(v, str):
+        return Node(key, v.encode("utf-8", "surrogatepass"))
+    if "b64" in obj:
+        try:
+            return Node(key, base64.b64decode(str(obj["b64"]).encode("ascii"), validate=True))
+        except (binascii.Error, UnicodeEncodeError) as e:
+            raise MigrationInputError(name, f"line {lineno}", f"bad base64: {e}") from e
+    raise MigrationInputError(name, f"line {lineno}", "entry without 'v' or 'b64'")
+
+
+def _parse_line(line: str, name: str, lineno: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise MigrationInputError(
+            name, f"line {lineno} column {e.colno}", f"malformed JSON: {e.msg}"
+        ) from e
 
 
 def read_qcss_dump(path: Path) -> Source:
     name = str(path)
     text = _decode_text(_read_bytes(path), name)
-    nodes: list[Node] = []
-    header: dict[str, Any] | None = None
-    end_seen = False
-    seen: set[str] = set()
-    for lineno, line in _iter_lines(text):
-        if not line.strip():
-            continue
-        if end_seen:
-            raise MigrationInputError(name, f"line {lineno}", "data after the end line")
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MigrationInputError(
-                name, f"line {lineno} column {e.colno}", f"malformed JSON: {e.msg}"
-            ) from e
-        if not isinstance(obj, dict):
-            raise MigrationInputError(name, f"line {lineno}", "expected a JSON object")
-        if header is None:
-            if obj.get("format") != QCSS_DUMP_FORMAT:
-                raise MigrationInputError(name, "line 1", "not a qcss dump (no header)")
-            if obj.get("version") != QCSS_DUMP_VERSION:
-                raise MigrationInputError(
-                    name, "line 1", f"unsupported qcss dump version {obj.get('version')!r}"
-                )
-            header = obj
-            continue
-        if "end" in obj:
-            if obj.get("keys") != len(nodes):
-                raise MigrationInputError(
-                    name,
-                    f"line {lineno}",
-                    f"end line counts {obj.get('keys')!r} keys but {len(nodes)} were read",
-                )
-            end_seen = True
-            continue
-        key = obj.get("k")
-        if not isinstance(key, str):
-            raise MigrationInputError(name, f"line {lineno}", "entry without a string 'k'")
-        if key in seen:
-            raise MigrationInputError(name, f"line {lineno}", f"key {key!r} given twice")
-        seen.add(key)
-        if "v" in obj and isinstance(obj["v"], str):
-            value = obj["v"].encode("utf-8")
-        elif "b64" in obj:
-            try:
-                value = base64.b64decode(str(obj["b64"]).encode("ascii"), validate=True)
-            except (binascii.Error, UnicodeEncodeError) as e:
-                raise MigrationInputError(name, f"line {lineno}", f"bad base64: {e}") from e
-        else:
-            raise MigrationInputError(name, f"line {lineno}", "entry without 'v' or 'b64'")
-        nodes.append(Node(key, value, NodeKind.PERSISTENT))
-    if header is None:
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
         raise MigrationInputError(name, "line 1", "empty file: not a qcss dump")
-    if not end_seen:
+    header = _parse_line(lines[0], name, 1)
+    if not isinstance(header, dict) or header.get("format") != QCSS_DUMP_FORMAT:
+        raise MigrationInputError(name, "line 1", "not a qcss dump (no header)")
+    if header.get("version") != QCSS_DUMP_VERSION:
         raise MigrationInputError(
-            name, f"line {text.count(chr(10)) + 1}", "truncated: no end line"
+            name, "line 1", f"unsupported qcss dump version {header.get('version')!r}"
         )
+    last = _parse_line(lines[-1], name, len(lines)) if len(lines) > 1 else None
+    if not isinstance(last, dict) or last.get("end") is not True:
+        raise MigrationInputError(name, f"line {len(lines)}", "truncated: no end line")
+    body = lines[1:-1]
+    try:
+        # Fast path: the whole body in one C-level parse.
+        objs: list[Any] = json.loads("[" + ",".join(ln for ln in body if ln.strip()) + "]")
+        numbered = [(i + 2, ln) for i, ln in enumerate(body) if ln.strip()]
+    except json.JSONDecodeError:
+        numbered = [(i + 2, ln) for i, ln in enumerate(body) if ln.strip()]
+        objs = [_parse_line(ln, name, no) for no, ln in numbered]  # raises with the line
+    nodes = [_qcss_entry(o, name, no) for o, (no, _) in zip(objs, numbered, strict=True)]
+    if last.get("keys") != len(nodes):
+        raise MigrationInputError(
+            name,
+            f"line {len(lines)}",
+            f"end line counts {last.get('keys')!r} keys but {len(nodes)} were read",
+        )
+    if len({n.key for n in nodes}) != len(nodes):
+        seen: set[str] = set()
+        for n, (no, _) in zip(nodes, numbered, strict=True):
+            if n.key in seen:
+                raise MigrationInputError(name, f"line {no}", f"key {n.key!r} given twice")
+            seen.add(n.key)
     return Source(f"qcss dump {name} (revision {header.get('revision')})", nodes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import qcss
 
@@ -63,8 +64,7 @@ def kind_from_owner(owner: int) -> NodeKind:
     return NodeKind.EPHEMERAL
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """One key read from a source, before any rule is applied."""
 
     key: str
