@@ -12,6 +12,7 @@ from typing import Any
 
 import cramjam
 import pytest
+
 from qcss.migrate import formats, zkdata
 from qcss.migrate.model import MigrationInputError, Node, NodeKind, Source
 from qcss.migrate.plan import SKIP_SYSTEM, PlanError, PrefixMap, build_plan

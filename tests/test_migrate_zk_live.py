@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-import qcss
 from kazoo.client import KazooClient
 from kazoo.protocol.serialization import Create2
 from kazoo.security import OPEN_ACL_UNSAFE
+from zkserver import ZkServer
+
+import qcss
 from qcss.migrate.cli import run
 from qcss.migrate.live import read_live
 from qcss.migrate.model import NodeKind
 from qcss.migrate.plan import SKIP_EPHEMERAL, SKIP_SYSTEM, build_plan
 from qcss.migrate.zkdata import read_zk_data
-from zkserver import ZkServer
 
 
 class CreateContainer(Create2):  # type: ignore[misc]

@@ -66,9 +66,18 @@ class Failure(Exception):
         self.code = code
 
 
-def _run_cli(ctx: click.Context, **kwargs: Any) -> None:
+def _run_cli(ctx: click.Context, url: str | None, **kwargs: Any) -> None:
+    """Run a migration command. Without --to/--url, as a css-admin verb it uses the store of
+    css-admin's group (its --url, $QCSS_URL, its default store, or one handed over)."""
+    admin = ctx.find_root().obj if ctx.parent is not None and not url else None
     try:
-        code = run(**kwargs)
+        kv = None
+        if admin is not None and callable(getattr(admin, "kv", None)):
+            try:
+                kv = admin.kv()
+            except Exception as e:
+                raise Failure(f"cannot open the store: {e}", _code_for(e)) from e
+        code = run(url=url, kv=kv, **kwargs)
     except Failure as e:
         click.echo(f"Error: {e}", err=True)
         ctx.exit(e.code)
@@ -239,19 +248,6 @@ def run(
     return 0
 
 
-def _url_from_context(ctx: click.Context, given: str | None) -> str | None:
-    if given:
-        return given
-    obj = ctx.find_root().obj
-    if obj is not None and ctx.parent is not None:
-        # Run as a css-admin verb: the group's --url, or css-admin's default store.
-        url = getattr(obj, "url", None)
-        if url:
-            return str(url)
-        return str(qcss.defaultUrl())
-    return None
-
-
 _common_write_options: list[Callable[[Any], Any]] = [
     click.option("--to", "--url", "url", envvar="QCSS_URL", help="Target store URL."),
     click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing."),
@@ -306,7 +302,7 @@ def _make_import(name: str) -> click.Command:
         _run_cli(
             ctx,
             source=source,
-            url=_url_from_context(ctx, url),
+            url=url,
             fmt=fmt,
             zk_log_dir=zk_log_dir,
             replay=not no_replay,
@@ -369,7 +365,7 @@ def _make_restore() -> click.Command:
         _run_cli(
             ctx,
             source=dump,
-            url=_url_from_context(ctx, url),
+            url=url,
             fmt="qcss",
             dry_run=dry_run,
             verify=verify,
