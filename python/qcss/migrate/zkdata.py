@@ -510,7 +510,17 @@ def read_zk_data(source: Path, log_dir: Path | None = None, replay: bool = True)
     notes: list[str] = []
     snap_zxid = 0
     if snap is not None:
-        info = read_snapshot(snap[1], tree)
+        try:
+            info = read_snapshot(snap[1], tree)
+        except MigrationInputError as e:
+            if source.is_file():
+                raise
+            raise MigrationInputError(
+                e.source,
+                e.position,
+                e.reason + " (this is the newest snapshot; to start from an older one, give "
+                "its snapshot.<zxid> file as the source: the logs after it are replayed)",
+            ) from e
         snap_zxid = snap[0]
         notes.append(
             f"snapshot {snap[1].name}: {info.nodes} nodes, {info.sessions} sessions, "
