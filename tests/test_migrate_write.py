@@ -273,3 +273,36 @@ def test_import_cmd_and_main_share_options() -> None:
     names = {p.name for p in main.params}
     assert names == {p.name for p in import_cmd.params}
     assert {"dry_run", "verify", "overwrite", "resume", "prefix_map"} <= names
+
+
+def _admin_group() -> click.Group:
+    from qcss.cli import cli
+
+    group = click.Group(commands=dict(cli.commands), params=cli.params, callback=cli.callback)
+    group.add_command(import_cmd, "import")
+    return group
+
+
+def test_cli_dry_run_prefix_map_and_verify(kv: Any) -> None:
+    group = _admin_group()
+    runner = CliRunner()
+    tsv = str(QSERV / "kvmap-2017.tsv")
+    res = runner.invoke(group, ["import", tsv, "--prefix-map", "/DBS=/qserv/DBS", "--dry-run"],
+                        obj=kv)
+    assert res.exit_code == 0, res.output
+    assert "keys read:          116" in res.output
+    assert "would write 115 keys in one atomic transaction" in res.output
+    assert kv.revision() == 0 and tree(kv) == {}
+    res = runner.invoke(group, ["import", tsv, "--prefix-map", "/DBS=/qserv/DBS", "--verify"],
+                        obj=kv)
+    assert res.exit_code == 0, res.output
+    assert "verified: 115 keys read back, all identical" in res.output
+    got = tree(kv)
+    assert "/DBS" not in got and got["/qserv/DBS/LSST"] == b"READY"
+    assert got["/qserv"] == b""  # the implicit parent
+    # Again: every key exists now with the same value.
+    res = runner.invoke(group, ["import", tsv, "--prefix-map", "/DBS=/qserv/DBS"], obj=kv)
+    assert res.exit_code == 4 and "--resume" in res.output
+    res = runner.invoke(group, ["import", tsv, "--prefix-map", "/DBS=/qserv/DBS", "--resume"],
+                        obj=kv)
+    assert res.exit_code == 0 and "115 already present" in res.output
