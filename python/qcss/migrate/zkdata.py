@@ -66,6 +66,9 @@ _CONTAINER_OWNER = -(1 << 63)
 _TTL_BASE = 0xFF << 56
 
 
+_NODE_TAIL = struct.Struct(">qqqqqiiiqq")
+
+
 class _Short(Exception):
     """The stream ended inside a field."""
 
@@ -275,16 +278,9 @@ def read_snapshot(path: Path, tree: ZkTree) -> SnapshotInfo:
             if p == "/":
                 break
             value = r.buffer()
-            r.i64()  # acl index
-            r.i64()  # czxid
-            r.i64()  # mzxid
-            r.i64()  # ctime
-            r.i64()  # mtime
-            r.i32()  # version
-            r.i32()  # cversion
-            r.i32()  # aversion
-            owner = r.i64()
-            r.i64()  # pzxid
+            # acl index; StatPersisted: czxid, mzxid, ctime, mtime, version, cversion,
+            # aversion, ephemeralOwner, pzxid
+            owner = _NODE_TAIL.unpack(r._take(_NODE_TAIL.size))[8]
             key = p if p else "/"
             if not key.startswith("/"):
                 raise r.error(f"node path {p!r} is not absolute", at)
