@@ -128,7 +128,7 @@ def _open_store(url: str) -> Any:
         raise Failure(f"cannot open {qcss.maskUrl(url)}: {e}", _code_for(e)) from e
 
 
-def _summary(echo: Callable[[str], None], plan: Plan, title: str) -> None:
+def _summary(echo: Callable[[str], None], plan: Plan, title: str, verbose: bool) -> None:
     echo(title)
     echo(f"  keys read:          {plan.read}")
     echo(f"  keys to write:      {plan.keys}")
@@ -136,6 +136,11 @@ def _summary(echo: Callable[[str], None], plan: Plan, title: str) -> None:
         echo(f"  skipped, {reason}: {n}")
     for note in plan.notes:
         echo(f"  note: {note}")
+    if verbose:
+        for k in plan.ephemerals:
+            echo(f"  skipped ephemeral {k}")
+        for k in plan.implicit_parents:
+            echo(f"  implicit parent {k}")
     for path, reason in plan.invalid[:50]:
         echo(f"  invalid key {path!r}: {reason}")
     if len(plan.invalid) > 50:
@@ -158,6 +163,7 @@ def run(
     batch_size: int | None = None,
     progress: bool | None = None,
     quiet: bool = False,
+    verbose: bool = False,
     kv: Any = None,
 ) -> int:
     """The whole migration; returns the exit code (raises Failure for errors)."""
@@ -174,7 +180,7 @@ def run(
         raise Failure(f"bad input: {e}", EXIT_INPUT) from e
     except PlanError as e:
         raise Failure(str(e), EXIT_INPUT) from e
-    _summary(echo, plan, f"source: {src.description}")
+    _summary(echo, plan, f"source: {src.description}", verbose)
 
     if plan.invalid and not skip_invalid:
         raise Failure(
@@ -203,6 +209,13 @@ def run(
 
         same, other = existing(kv, plan, progress)
         echo(f"dry run: would write {plan.keys - len(same)} keys in {mode}; nothing written")
+        if verbose:
+            if plan.root_value:
+                echo(f"  would set / ({len(plan.root_value)} bytes)")
+            present = set(same)
+            for k, v in plan.entries:
+                if k not in present:
+                    echo(f"  would write {k} ({len(v)} bytes)")
         if same:
             echo(f"  {len(same)} keys already present with the same value")
         if other:
@@ -265,6 +278,10 @@ _common_write_options: list[Callable[[Any], Any]] = [
     ),
     click.option("--progress/--no-progress", default=None, help="Progress bars."),
     click.option("-q", "--quiet", is_flag=True, help="Only errors."),
+    click.option(
+        "-v", "--verbose", is_flag=True,
+        help="List every key (to be) written, ephemeral skipped and implicit parent.",
+    ),
 ]
 
 
@@ -292,6 +309,7 @@ def _make_import(name: str) -> click.Command:
         batch_size: int | None,
         progress: bool | None,
         quiet: bool,
+        verbose: bool,
     ) -> None:
         """Migrate SOURCE into a qcss store.
 
@@ -315,6 +333,7 @@ def _make_import(name: str) -> click.Command:
             batch_size=batch_size,
             progress=progress,
             quiet=quiet,
+            verbose=verbose,
         )
 
     f: Any = command
@@ -360,6 +379,7 @@ def _make_restore() -> click.Command:
         batch_size: int | None,
         progress: bool | None,
         quiet: bool,
+        verbose: bool,
     ) -> None:
         """Restore a qcss dump (css-admin dump --format qcss) into a store, byte-exact."""
         _run_cli(
@@ -374,6 +394,7 @@ def _make_restore() -> click.Command:
             batch_size=batch_size,
             progress=progress,
             quiet=quiet,
+            verbose=verbose,
         )
 
     f: Any = _apply(_common_write_options, command)

@@ -58,6 +58,7 @@ class Plan:
     kept_special: Counter[str] = field(default_factory=Counter)  # container / ttl kept
     implicit_parents: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ephemerals: list[str] = field(default_factory=list)  # the ephemeral paths skipped
 
     @property
     def keys(self) -> int:
@@ -80,6 +81,7 @@ def build_plan(source: Source, prefix_maps: list[PrefixMap] | None = None) -> Pl
     skipped: Counter[str] = Counter(source.skipped)
     kept: Counter[str] = Counter()
     invalid: list[tuple[str, str]] = []
+    ephemerals: list[str] = []
     out: dict[str, bytes] = {}
     origin: dict[str, str] = {}
     root_value: bytes | None = None
@@ -91,6 +93,7 @@ def build_plan(source: Source, prefix_maps: list[PrefixMap] | None = None) -> Pl
             continue
         if node.kind is NodeKind.EPHEMERAL:
             skipped[SKIP_EPHEMERAL] += 1
+            ephemerals.append(key)
             continue
         if node.kind in (NodeKind.CONTAINER, NodeKind.TTL):
             kept[node.kind.value] += 1
@@ -120,6 +123,7 @@ def build_plan(source: Source, prefix_maps: list[PrefixMap] | None = None) -> Pl
         {p for k, _ in entries if (p := _parent(k)) != "/" and p not in out}, key=_sort_key
     )
     plan = Plan(entries, root_value, len(source.nodes), skipped, invalid, kept, implicit)
+    plan.ephemerals = ephemerals
     plan.notes.extend(source.notes)
     if kept:
         plan.notes.append(

@@ -14,7 +14,7 @@ absent from the source are never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +127,6 @@ def write_plan(
     resume: bool = False,
     batch_size: int | None = None,
     progress: bool | None = None,
-    echo: Callable[[str], None] = lambda s: None,
 ) -> WriteReport:
     """Write ``plan`` into ``kv``. Raises ConflictError before writing anything if keys
     exist with other values (unless ``overwrite``), PartialWriteError if a batch fails after
@@ -154,8 +153,10 @@ def write_plan(
         entries = [(k, v) for k, v in entries if k not in skip]
         report.already_present = len(skip)
 
-    size = batch_size if batch_size else (len(entries) if len(entries) <= ATOMIC_LIMIT else
-                                          DEFAULT_BATCH)
+    if batch_size:
+        size = batch_size
+    else:
+        size = len(entries) if len(entries) <= ATOMIC_LIMIT else DEFAULT_BATCH
     size = max(size, 1)
     report.atomic = size >= len(entries)
     batches: list[Sequence[tuple[str, bytes]]] = list(_chunks(entries, size))
