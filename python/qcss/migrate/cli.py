@@ -4,8 +4,8 @@ Exit codes (the same numbers as css-admin's for the same causes):
   0   done (or dry run done)
   1   --verify found differences
   2   usage error
-  4   keys already exist in the target (nothing written; --overwrite or --resume)
-  5   a key was created concurrently by someone else (nothing written)
+  4   keys already exist in the target, or were created by someone else during the import
+      (nothing written; --overwrite or --resume)
   7   the input holds paths that are not valid qcss keys (nothing written; --skip-invalid)
   15  the input cannot be read (the message names the file and the position)
   20  a batched write stopped after committing some batches (re-run with --resume)

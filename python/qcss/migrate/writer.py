@@ -6,9 +6,10 @@ transactions of ``batch_size`` keys in key order; each batch is atomic, and a fa
 reports the last key committed. Re-running with ``resume=True`` skips the keys already
 present with exactly the planned value, so a stopped import continues where it stopped.
 
-Overwriting: without ``overwrite`` every key is written as ``check(key, 0)`` + ``create``
-in the same transaction, so a key created concurrently by someone else makes the batch fail
-instead of being overwritten; with ``overwrite`` the keys are ``set``. Keys of the target
+Overwriting: without ``overwrite`` every key is written with ``create`` inside the
+transaction, which fails the whole transaction if the key exists at commit time (what
+``check(key, 0)`` would also ensure), so a key created concurrently by someone else makes the
+batch fail instead of being overwritten; with ``overwrite`` the keys are ``set``. Keys of the target
 absent from the source are never deleted.
 """
 
@@ -173,7 +174,9 @@ def write_plan(
                 if overwrite:
                     txn.set(k, v)
                 else:
-                    txn.check(k, 0)
+                    # create() inside the transaction fails the whole batch if the key
+                    # exists at commit time: the same race-free guarantee as check(k, 0),
+                    # without a second operation per key (15% of the commit on MariaDB).
                     txn.create(k, v)
             try:
                 report.revision = int(txn.commit())
