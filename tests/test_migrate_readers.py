@@ -372,3 +372,38 @@ def test_qcss_dump_errors_name_the_line(tmp_path: Path) -> None:
     count = tmp_path / "count.qcss"
     count.write_text("\n".join([*lines[:2], *lines[3:]]) + "\n")
     _expect_error(count, "end line counts 3 keys but 2")
+
+
+def test_separate_log_dir(tmp_path: Path) -> None:
+    """dataLogDir apart from dataDir (both with ZooKeeper's version-2/ level)."""
+    snaps = tmp_path / "data" / "version-2"
+    logs = tmp_path / "datalog" / "version-2"
+    snaps.mkdir(parents=True)
+    logs.mkdir(parents=True)
+    shutil.copy(ZK / "snapshot.0", snaps)
+    for name in ("log.1", "log.eb"):
+        shutil.copy(ZK / name, logs)
+    alone = zkdata.read_zk_data(tmp_path / "data")
+    assert as_dict(alone) == {}
+    src = open_source(str(tmp_path / "data"), zk_log_dir=str(tmp_path / "datalog"))
+    assert as_dict(src) == expected_user_tree()
+
+
+def test_truncated_compressed_snapshots(tmp_path: Path) -> None:
+    raw = (ZK / "snapshot.ea").read_bytes()
+    gz = gzip.compress(raw)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "snapshot.ea.gz").write_bytes(gz[: len(gz) - 40])
+    _expect_error(tmp_path / "a" / "snapshot.ea.gz", "gzip")
+    block = bytes(cramjam.snappy.compress_raw(raw))
+    sn = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1) + struct.pack(">i", len(block)) + block
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "snapshot.ea.snappy").write_bytes(sn[:-10])
+    _expect_error(tmp_path / "b" / "snapshot.ea.snappy", "truncated snappy chunk", "byte 16")
+
+
+def test_log_with_wrong_magic(tmp_path: Path) -> None:
+    shutil.copy(ZK / "snapshot.0", tmp_path / "snapshot.0")
+    (tmp_path / "log.1").write_bytes(b"NOPE" + (ZK / "log.1").read_bytes()[4:])
+    err = _expect_error(tmp_path, "wrong magic", "not a ZooKeeper txn log")
+    assert err.source.endswith("log.1") and err.position == "byte 0"
