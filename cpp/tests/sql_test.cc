@@ -518,7 +518,9 @@ TEST_CASE("mysql: errors are typed (auth, server down, no schema, bad db)") {
                             "GRANT SELECT ON " + s.url.substr(s.url.rfind('/') + 1) + ".* TO '" +
                                     user + "'@'%'");
     std::string const db = s.url.substr(s.url.rfind('/') + 1);
-    std::string const hostPart = "127.0.0.1:3306";
+    // host:port of the test server, from its URL.
+    std::string const afterAt = server.substr(server.find('@') + 1);
+    std::string const hostPart = afterAt.substr(0, afterAt.find('/'));
     {
         auto kv = open(s.url);
         kv->set("/x", "1");
