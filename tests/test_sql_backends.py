@@ -377,3 +377,19 @@ def test_lock_wait_timeout_is_retried(mysql_db: tuple[mysqld.Server, str]) -> No
     finally:
         holder.close()
         watcher.close()
+
+
+def test_tls_requested_is_tls_or_nothing(mysql_db: tuple[mysqld.Server, str]) -> None:
+    server, url = mysql_db
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@have_ssl")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    if row is not None and row[0] == "YES":
+        pytest.skip("this server offers TLS: the refusal cannot be shown here")
+    for opt in ("ssl=1", "ssl_verify=1", "ssl_ca=/etc/ssl/certs/ca-certificates.crt"):
+        with pytest.raises(qcss.ConnError, match=r"TLS|SSL"):
+            qcss.open(f"{url}?{opt}")

@@ -163,6 +163,15 @@ public:
             }
             throw DbError(k, static_cast<int>(code), msg);
         }
+        if (s.ssl && mysql_get_ssl_cipher(_my) == nullptr) {
+            // Connector/C 3.3 falls back to plaintext unless the certificate is
+            // verified: TLS asked for is TLS or nothing.
+            mysql_close(_my);
+            _my = nullptr;
+            throw DbError(ErrKind::Connect, CR_SSL_CONNECTION_ERROR,
+                          "TLS was requested (ssl*/ssl_ca/ssl_cert/ssl_key) but the connection "
+                          "is not encrypted: the server does not offer TLS");
+        }
         execDirect("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; "
                    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'" +
                    (s.lockWaitTimeout > 0 ? "; SET SESSION innodb_lock_wait_timeout = " +
