@@ -569,7 +569,7 @@ TEST_CASE("mysql: a killed connection is re-established and the read retried") {
 #endif
 }
 
-TEST_CASE("mysql: a connection lost during COMMIT raises CommitUnknownError, never redone") {
+TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> retried") {
 #ifdef QCSS_WITH_MYSQL
     if (!mysqlAvailable()) return;
     Store s = mysqlStore();
@@ -591,6 +591,13 @@ TEST_CASE("mysql: a connection lost during COMMIT raises CommitUnknownError, nev
         CHECK(!kv->exists("/y"));
         CHECK_EQ(kv->set("/x", "3"), 2);
         CHECK(kv->changes(0).size() == 2u);
+        // Lost before anything was committed: retried on a new connection, once.
+        std::int64_t const r2 = kv->revision();
+        detail::sql::failNextBegins = 2;
+        CHECK_EQ(kv->create("/w/v", "1"), std::string("/w/v"));
+        CHECK_EQ(detail::sql::failNextBegins.load(), 0);
+        CHECK_EQ(kv->revision(), r2 + 1);
+        CHECK_EQ(kv->changes(r2).size(), 2u);
     }
     s.cleanup();
 #endif

@@ -464,6 +464,7 @@ public:
         inlineInto(text, sqlText, params);
         _inTxn = true;
         ++sql::roundTrips;
+        injectFailure(sql::failNextBegins);
         if (mysql_real_query(_my, text.data(), text.size()) != 0) failConn();
         std::int64_t rev = 0;
         int idx = 0;
@@ -507,12 +508,13 @@ public:
         sendCommit(text);
     }
 
-    void injectCommitFailure() {
-        int n = sql::failNextCommits.load();
-        while (n > 0 && !sql::failNextCommits.compare_exchange_weak(n, n - 1)) {
+    void injectFailure(std::atomic<int>& counter) {
+        int n = counter.load();
+        while (n > 0 && !counter.compare_exchange_weak(n, n - 1)) {
         }
         if (n > 0) ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
     }
+    void injectCommitFailure() { injectFailure(sql::failNextCommits); }
 
     std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
                          std::string_view client, std::int64_t& rev) override {
