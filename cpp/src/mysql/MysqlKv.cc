@@ -516,23 +516,26 @@ public:
     }
     void injectCommitFailure() { injectFailure(sql::failNextCommits); }
 
-    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
+    std::int64_t fastPut(std::string_view key, std::string_view parent, int depth,
+                         std::string_view value, bool create, std::int64_t expectVersion,
                          std::string_view client, std::int64_t& rev) override {
         if (!_noProc) {
             // The stored procedure of schema/mysql (one statement, pre-parsed).
-            std::vector<Param> ps{Param::blob(key), Param::blob(value),
-                                  Param::integer(expectVersion), Param::blob(client)};
+            std::vector<Param> ps{Param::blob(key),         Param::blob(parent),
+                                  Param::integer(depth),    Param::blob(value),
+                                  Param::integer(create ? 1 : 0), Param::integer(expectVersion),
+                                  Param::blob(client)};
             _inTxn = true;
             injectCommitFailure();
             Rows rows;
             try {
-                rows = query("CALL qcss_set_existing(?, ?, ?, ?)", ps);
+                rows = query("CALL qcss_put(?, ?, ?, ?, ?, ?, ?)", ps);
             } catch (DbError const& e) {
                 if (e.code() == 1305 /* no such procedure */ ||
                     e.code() == 1370 /* no EXECUTE privilege */) {
                     _noProc = true;  // the multi-statement path below
                     rollback();
-                    return fastSet(key, value, expectVersion, client, rev);
+                    return fastPut(key, parent, depth, value, create, expectVersion, client, rev);
                 }
                 if (e.kind() == ErrKind::Lost)
                     throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
@@ -543,6 +546,13 @@ public:
             rev = rows[0][0].i;
             return rows[0][0].i > 0 ? rows[0][1].i : 0;
         }
+        if (create) return -1;
+        return fastSet(key, value, expectVersion, client, rev);
+    }
+
+    /// Without the procedure: overwrite an existing key in one multi-statement.
+    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
+                         std::string_view client, std::int64_t& rev) {
         std::vector<Param> kp{Param::blob(key)};
         std::vector<Param> vp{Param::blob(value)};
         std::vector<Param> cp{Param::blob(client)};
@@ -663,7 +673,7 @@ private:
     std::int64_t _insertId = 0;
     bool _inTxn = false;
     bool _broken = false;
-    bool _noProc = false;  // qcss_set_existing missing or not allowed
+    bool _noProc = false;  // qcss_put missing or not allowed
 };
 
 class MysqlDriver : public sql::Driver {
