@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 #include "core/Backends.h"
 #include "mysql/MysqlAdmin.h"
@@ -358,6 +359,41 @@ public:
         return _affected;
     }
 
+    bool queryValue(std::string const& sqlText, std::vector<Param> const& params,
+                    std::string& out) override {
+        Stmt& s = prepare(sqlText);
+        if (s.ncols != 1 || s.colTypes[0] != MYSQL_TYPE_BLOB) return sql::Conn::queryValue(sqlText, params, out);
+        execute(s, params);
+        s.results[0].buffer = s.buffers[0].data();
+        s.results[0].buffer_length = s.buffers[0].size();
+        if (mysql_stmt_bind_result(s.st, s.results.data()) != 0) failStmt(s);
+        bool found = false;
+        while (true) {
+            int const rc = mysql_stmt_fetch(s.st);
+            if (rc == MYSQL_NO_DATA) break;
+            if (rc == 1) failStmt(s);
+            if (found) continue;  // at most one row expected; drain the rest
+            found = true;
+            unsigned long const len = s.lengths[0];
+            if (s.nulls[0]) {
+                out.clear();
+            } else if (len <= s.buffers[0].size()) {
+                out.assign(s.buffers[0].data(), len);
+            } else {
+                out.resize(len);
+                MYSQL_BIND b{};
+                b.buffer_type = MYSQL_TYPE_BLOB;
+                b.buffer = out.data();
+                b.buffer_length = len;
+                unsigned long got = 0;
+                b.length = &got;
+                if (mysql_stmt_fetch_column(s.st, &b, 0, 0) != 0) failStmt(s);
+            }
+        }
+        mysql_stmt_free_result(s.st);
+        return found;
+    }
+
     /// A text statement (possibly several, ';'-separated, without parameters);
     /// consumes every result. Returns the insert id of the last one.
     std::int64_t textQuery(std::string const& sqlText) {
@@ -668,7 +704,7 @@ public:
 
 private:
     MYSQL* _my = nullptr;
-    std::map<std::string, std::unique_ptr<Stmt>> _cache;
+    std::unordered_map<std::string, std::unique_ptr<Stmt>> _cache;
     std::int64_t _affected = 0;
     std::int64_t _insertId = 0;
     bool _inTxn = false;

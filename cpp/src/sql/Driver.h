@@ -119,6 +119,15 @@ public:
     /// Run a statement (prepared once per connection and reused) with
     /// `params`; returns the rows of a query (empty for other statements).
     virtual Rows query(std::string const& sql, std::vector<Param> const& params) = 0;
+    /// A query returning at most one row of one column (a point get): true
+    /// and the value in `out` if there is a row. Drivers may avoid building Rows.
+    virtual bool queryValue(std::string const& sql, std::vector<Param> const& params,
+                            std::string& out) {
+        Rows rows = query(sql, params);
+        if (rows.empty()) return false;
+        out = std::move(rows[0].at(0).s);
+        return true;
+    }
     /// Run a statement; returns the number of rows it changed (found).
     virtual std::int64_t exec(std::string const& sql, std::vector<Param> const& params) = 0;
     /// Run a statement without parameters and without preparing it

@@ -630,9 +630,10 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
 std::string SqlKv::get(std::string const& key) {
     validateKey(key);
     return run("get", [&](Conn& c) {
-        Rows rows = c.query("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)});
-        if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
-        return std::move(rows[0][0].s);
+        std::string value;
+        if (!c.queryValue("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)}, value))
+            throw NoSuchKey("key " + q(key) + " does not exist");
+        return value;
     });
 }
 
