@@ -62,7 +62,8 @@ CREATE TABLE qcss_leases (
 ) ENGINE=InnoDB;
 
 -- One-round-trip writes of a single key without a lease (set() and create()
--- in the common case). Takes the revision lock; p_mode 0 (set) overwrites the
+-- in the common case). Takes the revision lock (bumping the revision; a miss
+-- rolls it back); p_mode 0 (set) overwrites the
 -- key if it exists (with the expected version when p_expect >= 0); otherwise,
 -- or with p_mode 1 (create), inserts it if it is absent and its parent
 -- p_parent exists. Logs the Put, bumps the revision and commits; returns the
@@ -80,7 +81,8 @@ BEGIN
   DECLARE v BIGINT DEFAULT 0;
   DECLARE n INT DEFAULT 0;
   START TRANSACTION;
-  SELECT revision + 1 INTO r FROM qcss_meta WHERE id = 1 FOR UPDATE;
+  UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1;
+  SET r = LAST_INSERT_ID();
   IF p_mode = 0 THEN
     UPDATE qcss_kv SET value = p_value, version = LAST_INSERT_ID(version + 1), mod_rev = r
       WHERE path = p_path AND (p_expect < 0 OR version = p_expect);
@@ -102,7 +104,6 @@ BEGIN
   IF v > 0 THEN
     INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client)
       VALUES (r, 1, 1, p_path, p_value, v, UNIX_TIMESTAMP(NOW(6)), p_client);
-    UPDATE qcss_meta SET revision = r WHERE id = 1;
     COMMIT;
   ELSE
     ROLLBACK;
