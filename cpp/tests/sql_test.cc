@@ -419,6 +419,31 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
     });
 }
 
+TEST_CASE("leases: an expired lease's keys go before the next write, in their own revision") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->set("/other", "0");  // exists: the one-round-trip path must step aside
+        std::int64_t const l = kv->leaseGrant(150);
+        kv->create("/live/node", "up", false, l);
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
+        CHECK(kv->exists("/live/node"));  // nothing reaped yet: no write happened
+        std::int64_t const r = kv->revision();
+        CHECK_EQ(kv->set("/other", "1"), 2);
+        CHECK(!kv->exists("/live/node"));
+        CHECK(kv->leases().empty());
+        CHECK_EQ(kv->revision(), r + 2);
+        auto ch = kv->changes(r);
+        CHECK_EQ(ch.size(), 2u);
+        if (ch.size() == 2) {
+            CHECK(ch[0].kind == ChangeKind::Delete);
+            CHECK_EQ(ch[0].key, std::string("/live/node"));
+            CHECK_EQ(ch[0].revision, r + 1);
+            CHECK(ch[1].kind == ChangeKind::Put);
+            CHECK_EQ(ch[1].revision, r + 2);
+        }
+        CHECK_EQ(kv->getStat("/other").modRevision, r + 2);
+    });
+}
+
 TEST_CASE("read-only store refuses writes and changes nothing") {
     onEach([](KvPtr kv, std::string const& url) {
         kv->set("/ro", "1");

@@ -63,7 +63,8 @@ CREATE TABLE qcss_leases (
 
 -- One-round-trip writes of a single key without a lease (set() and create()
 -- in the common case). Takes the revision lock (bumping the revision; a miss
--- rolls it back); p_mode 0 (set) overwrites the
+-- rolls it back); when a lease has expired it does nothing (the general path
+-- reaps it first); p_mode 0 (set) overwrites the
 -- key if it exists (with the expected version when p_expect >= 0); otherwise,
 -- or with p_mode 1 (create), inserts it if it is absent and its parent
 -- p_parent exists. Logs the Put, bumps the revision and commits; returns the
@@ -83,6 +84,11 @@ BEGIN
   START TRANSACTION;
   UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1;
   SET r = LAST_INSERT_ID();
+  -- Expired leases are reaped by the general path first: leave it to it.
+  SELECT COUNT(*) INTO n FROM qcss_leases WHERE expires_at <= UNIX_TIMESTAMP(NOW(6));
+  IF n > 0 THEN
+    SET p_expect = -2, p_mode = 2;
+  END IF;
   IF p_mode = 0 THEN
     UPDATE qcss_kv SET value = p_value, version = LAST_INSERT_ID(version + 1), mod_rev = r
       WHERE path = p_path AND (p_expect < 0 OR version = p_expect);
@@ -90,7 +96,7 @@ BEGIN
       SET v = LAST_INSERT_ID();
     END IF;
   END IF;
-  IF v = 0 AND p_expect < 0 THEN
+  IF v = 0 AND p_expect = -1 THEN
     SELECT COUNT(*) INTO n FROM qcss_kv WHERE path = p_parent;
     IF n = 1 AND p_mode = 1 THEN
       SELECT 1 - COUNT(*) INTO n FROM qcss_kv WHERE path = p_path;

@@ -491,13 +491,18 @@ public:
         return rows;
     }
 
-    std::int64_t beginWriteWithQuery(std::string const& sqlText, std::vector<Param> const& params,
-                                     Rows& out) override {
-        if (inlineSize(params) > kPipelineBytes) return sql::Conn::beginWriteWithQuery(sqlText, params, out);
+    std::int64_t beginWriteWithQueries(std::vector<sql::Statement> const& qs,
+                                       std::vector<Rows>& out) override {
+        std::size_t bytes = 0;
+        for (auto const& q : qs) bytes += q.sql.size() + inlineSize(q.params);
+        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(qs, out);
         std::string text =
                 "START TRANSACTION; "
-                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1; ";
-        inlineInto(text, sqlText, params);
+                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1";
+        for (auto const& q : qs) {
+            text += "; ";
+            inlineInto(text, q.sql, q.params);
+        }
         _inTxn = true;
         ++sql::roundTrips;
         injectFailure(sql::failNextBegins);
@@ -507,7 +512,7 @@ public:
         while (true) {
             MYSQL_RES* res = mysql_store_result(_my);
             if (res != nullptr) {
-                out = textRows(res);
+                out.push_back(textRows(res));
                 mysql_free_result(res);
             } else if (mysql_field_count(_my) != 0) {
                 failConn();
@@ -522,6 +527,7 @@ public:
             if (st == -1) break;
             if (st > 0) failConn();
         }
+        if (out.size() != qs.size()) throw DbError(ErrKind::Other, 0, "missing query results");
         return rev;
     }
 

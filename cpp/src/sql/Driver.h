@@ -146,12 +146,13 @@ public:
     virtual void commit() = 0;
     /// Roll back; never throws (a broken connection is marked broken).
     virtual void rollback() noexcept = 0;
-    /// beginWrite() and then query(sql, params), in one round trip if the
-    /// driver can (MySQL sends both as one multi-statement).
-    virtual std::int64_t beginWriteWithQuery(std::string const& sql,
-                                             std::vector<Param> const& params, Rows& out) {
+    /// beginWrite() and then the queries `qs` (their rows in `out`, in
+    /// order), in one round trip if the driver can (MySQL sends all of them
+    /// as one multi-statement).
+    virtual std::int64_t beginWriteWithQueries(std::vector<Statement> const& qs,
+                                               std::vector<Rows>& out) {
         std::int64_t const rev = beginWrite();
-        out = query(sql, params);
+        for (auto const& q : qs) out.push_back(query(q.sql, q.params));
         return rev;
     }
     /// Run `stmts` then COMMIT, in as few round trips as the driver can. A
