@@ -687,6 +687,10 @@ public:
                   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
     }
     void commit() override { sendCommit("COMMIT"); }
+    void endRead() override {
+        textQuery("COMMIT");
+        _inTxn = false;
+    }
     void rollback() noexcept override {
         if (!_inTxn) return;
         _inTxn = false;

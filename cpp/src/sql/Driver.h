@@ -144,6 +144,9 @@ public:
     /// Start a consistent read-only transaction.
     virtual void beginRead() = 0;
     virtual void commit() = 0;
+    /// End a read-only transaction (nothing to lose: a lost connection is
+    /// an ordinary, retryable error here).
+    virtual void endRead() { commit(); }
     /// Roll back; never throws (a broken connection is marked broken).
     virtual void rollback() noexcept = 0;
     /// beginWrite() and then the queries `qs` (their rows in `out`, in

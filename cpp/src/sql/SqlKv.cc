@@ -587,7 +587,7 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             std::int64_t const rev = rows.at(0).at(0).i;
             Batch b;
             CommitResult r = applyOps(c, b, rev + 1, ops, false);
-            c.commit();
+            c.endRead();
             r.revision = rev;
             return r;
         });
@@ -692,7 +692,7 @@ std::map<std::string, std::string> SqlKv::getMany(std::vector<std::string> const
                                 ps);
             for (auto& r : rows) out.emplace(std::move(r[0].s), std::move(r[1].s));
         }
-        if (txn) c.commit();
+        if (txn) c.endRead();
         return out;
     });
 }
