@@ -393,3 +393,24 @@ def test_tls_requested_is_tls_or_nothing(mysql_db: tuple[mysqld.Server, str]) ->
     for opt in ("ssl=1", "ssl_verify=1", "ssl_ca=/etc/ssl/certs/ca-certificates.crt"):
         with pytest.raises(qcss.ConnError, match=r"TLS|SSL"):
             qcss.open(f"{url}?{opt}")
+
+
+def test_unix_socket_connection(mysql_db: tuple[mysqld.Server, str]) -> None:
+    server, url = mysql_db
+    db = url.rsplit("/", 1)[1].split("?")[0]
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@socket")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    sock = Path(str(row[0])) if row else None
+    if sock is None or not sock.exists():
+        pytest.skip("the test server's socket is not on this machine")
+    qcss.open(url).set("/via", "tcp")
+    user = server.base_url.split("://", 1)[1].split("@", 1)[0]
+    kv = qcss.open(f"mysql://{user}@localhost/{db}?socket={sock}")
+    assert kv.get("/via") == b"tcp"
+    assert kv.set("/via", "socket") == 2
+    assert "socket=" in kv.url()
