@@ -59,6 +59,8 @@ public:
     std::string const& prefix() const noexcept { return _prefix; }
     std::uint64_t resyncs() const noexcept;
     std::uint64_t errors() const noexcept;
+    /// The value of `key` into `out` and true, or false if absent (no exception).
+    bool tryGet(std::string const& key, std::string& out);
     /// Poll the source now instead of at the end of the interval.
     void wake();
 

@@ -330,6 +330,18 @@ std::map<std::string, std::string> MemKv::getMany(std::vector<std::string> const
     return out;
 }
 
+bool MemKv::tryGet(std::string const& key, std::string& out) {
+    {
+        std::shared_lock lock(_mu);
+        if (Node const* n = find(key)) {
+            out = n->value;
+            return true;
+        }
+    }
+    validateKey(key);
+    return false;
+}
+
 bool MemKv::exists(std::string const& key) {
     {
         std::shared_lock lock(_mu);

@@ -26,6 +26,8 @@ public:
     CommitResult commit(std::vector<Op> const& ops) override;
     std::string get(std::string const& key) override;
     std::string get(std::string const& key, std::string const& defaultValue) override;
+    /// The value of `key` into `out` and true, or false if absent (no exception).
+    bool tryGet(std::string const& key, std::string& out);
     KeyStat getStat(std::string const& key) override;
     std::map<std::string, std::string> getMany(std::vector<std::string> const& keys) override;
     bool exists(std::string const& key) override;
