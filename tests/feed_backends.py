@@ -36,12 +36,19 @@ def install_schema(host: str, port: int, user: str, db: str) -> None:
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{db}`")
             cur.execute(f"USE `{db}`")
+            # As the library's installMysqlSchema does (until `css-admin schema
+            # init` lands on this branch): the version table, then each file.
+            cur.execute("CREATE TABLE IF NOT EXISTS qcss_schema_version (version INT NOT NULL "
+                        "PRIMARY KEY, dirty TINYINT NOT NULL, applied_at DOUBLE NOT NULL, "
+                        "description VARCHAR(255) NOT NULL) ENGINE=InnoDB")
             for f in MYSQL_SCHEMA:
                 text = "\n".join(line for line in f.read_text().splitlines()
                                  if not line.lstrip().startswith("--"))
                 for stmt in text.split(";\n"):
                     if stmt.strip():
                         cur.execute(stmt)
+                cur.execute("INSERT INTO qcss_schema_version VALUES (%s, 0, UNIX_TIMESTAMP(), %s)",
+                            (int(f.name.split("_", 1)[0]), f.name))
     finally:
         conn.close()
 

@@ -37,7 +37,9 @@ def _exit_code_table() -> str:
 
 
 def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
-    ctx = click.Context(cmd, info_name=" ".join(path))
+    # The help option names of the real CLI (click caches a command's help
+    # option on first use, so the output must not depend on who asked first).
+    ctx = click.Context(cmd, info_name=" ".join(path), help_option_names=["-h", "--help"])
     level = "#" * min(len(path) + 1, 4)
     out.append(f"{level} `{' '.join(path)}`\n\n```\n{cmd.get_help(ctx).rstrip()}\n```\n")
     if isinstance(cmd, click.Group):
