@@ -63,26 +63,38 @@ def propagation(kv: qcss.KvInterface, samples: int, interval: float) -> dict[str
 
     rng = random.Random(7)
     to_watcher: list[float] = []
-    to_mirror: list[float] = []
+    to_mirror: list[float] = []  # passive: the mirror's own polling (waitFor(wake=False))
+    to_mirror_woken: list[float] = []  # read-your-writes: waitFor() wakes the poller
     with kv.watch("/bench", callback, interval=interval) as _w, \
-            kv.mirror("/bench", interval=interval) as m:
+            kv.mirror("/bench", interval=interval) as m, \
+            kv.mirror("/bench", interval=interval) as m2:
         for i in range(samples):
             time.sleep(rng.uniform(0, interval))  # a random phase against the polls
             t = kv.transaction()
             t.set("/bench/k", str(i))
             rev = t.commit()
             t0 = time.perf_counter()
-            if not m.waitFor(rev, timeout=10):
+            if not m.waitFor(rev, timeout=10, wake=False):
                 raise RuntimeError(f"mirror did not reach revision {rev}")
             to_mirror.append(time.perf_counter() - t0)
             with cond:
                 if not cond.wait_for(lambda rev=rev: rev in seen, 10):  # type: ignore[misc]
                     raise RuntimeError(f"watcher did not deliver revision {rev}")
                 to_watcher.append(seen[rev] - t0)
+        for i in range(max(10, samples // 4)):  # read-your-writes, on another mirror
+            time.sleep(rng.uniform(0, interval))
+            t = kv.transaction()
+            t.set("/bench/k", str(i))
+            rev = t.commit()
+            t0 = time.perf_counter()
+            if not m2.waitFor(rev, timeout=10):
+                raise RuntimeError(f"mirror did not reach revision {rev}")
+            to_mirror_woken.append(time.perf_counter() - t0)
     return {"samples": samples, "interval_s": interval,
             "target_median_ms": interval / 2 * 1000 + 1,
             "commit_to_watcher": summary_ms(to_watcher),
-            "commit_to_mirror": summary_ms(to_mirror)}
+            "commit_to_mirror": summary_ms(to_mirror),
+            "commit_to_mirror_waitFor_wake": summary_ms(to_mirror_woken)}
 
 
 def server_status(port: int) -> dict[str, int]:

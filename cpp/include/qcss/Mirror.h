@@ -52,7 +52,9 @@ public:
     ~Mirror() override;
 
     /// Block until revision() >= `revision` or the timeout passes; true if reached.
-    bool waitFor(std::int64_t revision, std::chrono::milliseconds timeout);
+    /// With `wake` (default) the poller looks at once instead of at its next
+    /// tick: a process waiting for its own write need not wait for the interval.
+    bool waitFor(std::int64_t revision, std::chrono::milliseconds timeout, bool wake = true);
     /// Stop following the source (reads keep working on the last state).
     void stop();
     KvPtr const& source() const noexcept { return _source; }
@@ -61,6 +63,8 @@ public:
     std::uint64_t errors() const noexcept;
     /// The value of `key` into `out` and true, or false if absent (no exception).
     bool tryGet(std::string const& key, std::string& out);
+    /// The local copy (internal: the Python binding reads it without copies).
+    detail::MemKv& local() noexcept { return *_local; }
     /// Poll the source now instead of at the end of the interval.
     void wake();
 

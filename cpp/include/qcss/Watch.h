@@ -50,7 +50,7 @@ using WatchErrorCallback = std::function<void(std::exception_ptr error, int atte
 using WatchResyncCallback = std::function<void(Snapshot const& snapshot)>;
 
 struct WatchOptions {
-    /// Time between two polls when nothing changed.
+    /// Time between the starts of two polls when nothing changed.
     std::chrono::milliseconds interval{100};
     /// Most changes read by one changes() call (a transaction is never split,
     /// so a batch may hold more); 0: no limit.
@@ -92,6 +92,7 @@ private:
     void run();
     bool pollOnce();  // true if it delivered up to a newer revision
     void waitFor(std::chrono::milliseconds d);
+    void waitUntil(std::chrono::steady_clock::time_point t);
     void report(std::exception_ptr e, int attempt);
 
     KvPtr _kv;

@@ -69,10 +69,10 @@ void Mirror::applied(std::int64_t revision) {
     _cv.notify_all();
 }
 
-bool Mirror::waitFor(std::int64_t revision, std::chrono::milliseconds timeout) {
+bool Mirror::waitFor(std::int64_t revision, std::chrono::milliseconds timeout, bool wake) {
     std::unique_lock lock(_mu);
     if (_applied >= revision) return true;
-    if (_watcher) _watcher->wake();
+    if (wake && _watcher) _watcher->wake();
     return _cv.wait_for(lock, timeout, [&] { return _applied >= revision; });
 }
 

@@ -51,6 +51,12 @@ void Watcher::waitFor(std::chrono::milliseconds d) {
     _woken = false;
 }
 
+void Watcher::waitUntil(std::chrono::steady_clock::time_point t) {
+    std::unique_lock lock(_mu);
+    _cv.wait_until(lock, t, [this] { return _stop.load() || _woken; });
+    _woken = false;
+}
+
 void Watcher::report(std::exception_ptr e, int attempt) {
     if (!_opts.onError) return;
     try {
@@ -112,6 +118,9 @@ void Watcher::run() {
     int failures = 0;
     auto backoff = std::max(_opts.interval, std::chrono::milliseconds(20));
     while (!_stop.load()) {
+        // Polls start at a fixed rate (one every interval, whatever a poll
+        // takes), so a commit waits interval/2 on average for the next one.
+        auto const started = std::chrono::steady_clock::now();
         bool progressed = false;
         try {
             progressed = pollOnce();
@@ -147,7 +156,7 @@ void Watcher::run() {
             waitFor(backoff);
             backoff = std::min(backoff * 2, std::max(_opts.maxBackoff, _opts.interval));
         } else if (!progressed) {
-            waitFor(_opts.interval);
+            waitUntil(started + _opts.interval);
         }
         // After progress, poll again at once: more may have been committed.
     }

@@ -28,6 +28,16 @@ public:
     std::string get(std::string const& key, std::string const& defaultValue) override;
     /// The value of `key` into `out` and true, or false if absent (no exception).
     bool tryGet(std::string const& key, std::string& out);
+    /// Call `fn(value)` under the read lock if `key` exists (no copy; `key`
+    /// is not validated: an invalid key is simply absent). True if it did.
+    template <class Fn>
+    bool withValue(std::string_view key, Fn&& fn) {
+        std::shared_lock lock(_mu);
+        auto it = _index.find(key);
+        if (it == _index.end()) return false;
+        fn(static_cast<std::string const&>(it->second->value));
+        return true;
+    }
     KeyStat getStat(std::string const& key) override;
     std::map<std::string, std::string> getMany(std::vector<std::string> const& keys) override;
     bool exists(std::string const& key) override;

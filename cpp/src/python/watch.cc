@@ -12,8 +12,11 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 
+#include "mem/MemKv.h"
 #include "python/bind.h"
+#include "qcss/Key.h"
 #include "qcss/KvInterface.h"
 #include "qcss/Mirror.h"
 #include "qcss/Watch.h"
@@ -146,6 +149,23 @@ void stopAllWatchers() {
     for (PyWatcher* w : live) w->stop();
 }
 
+std::string_view utf8(py::str const& key) {
+    Py_ssize_t size = 0;
+    char const* data = PyUnicode_AsUTF8AndSize(key.ptr(), &size);
+    if (data == nullptr) throw py::error_already_set();
+    return std::string_view(data, static_cast<std::size_t>(size));
+}
+
+// The value of `key` as bytes, or a null object if absent.
+py::object lookup(Mirror& mr, py::str const& key) {
+    PyObject* out = nullptr;
+    mr.local().withValue(utf8(key), [&](std::string const& v) {
+        out = PyBytes_FromStringAndSize(v.data(), static_cast<Py_ssize_t>(v.size()));
+    });
+    if (out == nullptr && PyErr_Occurred()) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(out);
+}
+
 }  // namespace
 
 void bindWatch(py::module_& m) {
@@ -215,25 +235,33 @@ A read-only KvInterface over a local in-memory copy of a subtree of another
 store, kept current by polling. Reads never touch the source; revision() is the
 source revision the copy is at; waitFor(rev) blocks until it got there.)doc")
             // Point reads keep the GIL (see the file comment).
-            .def("get", [](Mirror& mr, std::string const& key) { return py::bytes(mr.get(key)); },
-                 py::arg("key"))
-            .def("get", [](Mirror& mr, std::string const& key, py::object dflt) -> py::object {
-                std::string v;
-                if (!mr.tryGet(key, v)) return dflt;
-                return py::bytes(v);
+            // The key's UTF-8 is read in place and the bytes object built
+            // from the stored value under the read lock: no std::string copy.
+            .def("get", [](Mirror& mr, py::str key) -> py::object {
+                py::object out = lookup(mr, key);
+                if (out) return out;
+                // Absent (or invalid): the C++ get raises the right error.
+                return py::bytes(mr.get(std::string(utf8(key))));
+            }, py::arg("key"))
+            .def("get", [](Mirror& mr, py::str key, py::object dflt) -> py::object {
+                py::object out = lookup(mr, key);
+                if (out) return out;
+                validateKey(std::string(utf8(key)));
+                return dflt;
             }, py::arg("key"), py::arg("default"))
             .def("exists", [](Mirror& mr, std::string const& key) { return mr.exists(key); },
                  py::arg("key"))
             .def("getStat", [](Mirror& mr, std::string const& key) { return mr.getStat(key); },
                  py::arg("key"))
             .def("revision", [](Mirror& mr) { return mr.revision(); })
-            .def("waitFor", [](Mirror& mr, std::int64_t rev, std::optional<double> timeout) {
+            .def("waitFor", [](Mirror& mr, std::int64_t rev, std::optional<double> timeout, bool wake) {
                 auto const t = timeout ? toMs(*timeout, "timeout")
                                        : std::chrono::milliseconds(std::chrono::hours(24 * 365));
                 Release r;
-                return mr.waitFor(rev, t);
-            }, py::arg("revision"), py::arg("timeout") = py::none(),
-               "Block until the mirror applied revision (True), or timeout seconds passed (False).")
+                return mr.waitFor(rev, t, wake);
+            }, py::arg("revision"), py::arg("timeout") = py::none(), py::arg("wake") = true,
+               "Block until the mirror applied revision (True), or timeout seconds passed "
+               "(False). wake: poll the source now rather than at the next tick.")
             .def("stop", [](Mirror& mr) {
                 Release r;
                 mr.stop();
