@@ -7,6 +7,7 @@
 //   read_default_group=G    group read in it (default: client)
 //   ssl_ca, ssl_cert, ssl_key, ssl_verify=0|1     TLS
 //   connect_timeout, read_timeout, write_timeout  seconds
+//   lock_wait_timeout       seconds (session innodb_lock_wait_timeout)
 //   retry_timeout           seconds to keep retrying transient errors (10)
 //   pool_size               connections shared by the threads (4)
 // Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
@@ -18,6 +19,8 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
+
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -86,7 +89,7 @@ struct Settings {
     std::string defaultFile, defaultGroup;
     std::string sslCa, sslCert, sslKey;
     bool sslVerify = false, ssl = false;
-    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0;
+    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0, lockWaitTimeout = 0;
     bool readOnly = false;
     std::string maskedUrl;
 };
@@ -112,6 +115,10 @@ struct Stmt {
 
 class MysqlConn : public sql::Conn {
 public:
+    /// Statements smaller than this travel inlined in one multi-statement
+    /// round trip; larger ones (big values) as binary prepared statements.
+    static constexpr std::size_t kPipelineBytes = 256u << 10;
+
     explicit MysqlConn(Settings const& s) {
         _my = mysql_init(nullptr);
         if (_my == nullptr) throw DbError(ErrKind::Other, 0, "mysql_init failed (out of memory)");
@@ -157,7 +164,10 @@ public:
             throw DbError(k, static_cast<int>(code), msg);
         }
         execDirect("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; "
-                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'" +
+                   (s.lockWaitTimeout > 0 ? "; SET SESSION innodb_lock_wait_timeout = " +
+                                                    std::to_string(s.lockWaitTimeout)
+                                          : std::string()));
     }
     ~MysqlConn() override {
         _cache.clear();
@@ -176,6 +186,46 @@ public:
         fail(code, msg.c_str());
     }
 
+    static void bindResults(Stmt& s, MYSQL_RES* meta) {
+        s.ncols = mysql_num_fields(meta);
+        MYSQL_FIELD* fields = mysql_fetch_fields(meta);
+        s.results.assign(s.ncols, MYSQL_BIND{});
+        s.colTypes.resize(s.ncols);
+        s.buffers.resize(s.ncols);
+        s.lengths.assign(s.ncols, 0);
+        s.nulls.assign(s.ncols, 0);
+        s.errors.assign(s.ncols, 0);
+        for (unsigned i = 0; i < s.ncols; ++i) {
+            MYSQL_BIND& b = s.results[i];
+            switch (fields[i].type) {
+                case MYSQL_TYPE_TINY:
+                case MYSQL_TYPE_SHORT:
+                case MYSQL_TYPE_INT24:
+                case MYSQL_TYPE_LONG:
+                case MYSQL_TYPE_LONGLONG:
+                    s.colTypes[i] = MYSQL_TYPE_LONGLONG;
+                    s.buffers[i].resize(sizeof(std::int64_t));
+                    break;
+                case MYSQL_TYPE_FLOAT:
+                case MYSQL_TYPE_DOUBLE:
+                case MYSQL_TYPE_DECIMAL:
+                case MYSQL_TYPE_NEWDECIMAL:
+                    s.colTypes[i] = MYSQL_TYPE_DOUBLE;
+                    s.buffers[i].resize(sizeof(double));
+                    break;
+                default:
+                    s.colTypes[i] = MYSQL_TYPE_BLOB;
+                    s.buffers[i].resize(1024);
+            }
+            b.buffer_type = s.colTypes[i];
+            b.buffer = s.buffers[i].data();
+            b.buffer_length = s.buffers[i].size();
+            b.length = &s.lengths[i];
+            b.is_null = &s.nulls[i];
+            b.error = &s.errors[i];
+        }
+    }
+
     Stmt& prepare(std::string const& sqlText) {
         auto it = _cache.find(sqlText);
         if (it != _cache.end()) return *it->second;
@@ -183,6 +233,7 @@ public:
         auto s = std::make_unique<Stmt>();
         s->st = mysql_stmt_init(_my);
         if (s->st == nullptr) failConn();
+        ++sql::roundTrips;
         if (mysql_stmt_prepare(s->st, sqlText.data(), sqlText.size()) != 0) failStmt(*s);
         s->nparams = mysql_stmt_param_count(s->st);
         s->params.resize(s->nparams);
@@ -190,43 +241,7 @@ public:
         s->doubles.resize(s->nparams);
         s->paramLengths.resize(s->nparams);
         if (MYSQL_RES* meta = mysql_stmt_result_metadata(s->st)) {
-            s->ncols = mysql_num_fields(meta);
-            MYSQL_FIELD* fields = mysql_fetch_fields(meta);
-            s->results.assign(s->ncols, MYSQL_BIND{});
-            s->colTypes.resize(s->ncols);
-            s->buffers.resize(s->ncols);
-            s->lengths.assign(s->ncols, 0);
-            s->nulls.assign(s->ncols, 0);
-            s->errors.assign(s->ncols, 0);
-            for (unsigned i = 0; i < s->ncols; ++i) {
-                MYSQL_BIND& b = s->results[i];
-                switch (fields[i].type) {
-                    case MYSQL_TYPE_TINY:
-                    case MYSQL_TYPE_SHORT:
-                    case MYSQL_TYPE_INT24:
-                    case MYSQL_TYPE_LONG:
-                    case MYSQL_TYPE_LONGLONG:
-                        s->colTypes[i] = MYSQL_TYPE_LONGLONG;
-                        s->buffers[i].resize(sizeof(std::int64_t));
-                        break;
-                    case MYSQL_TYPE_FLOAT:
-                    case MYSQL_TYPE_DOUBLE:
-                    case MYSQL_TYPE_DECIMAL:
-                    case MYSQL_TYPE_NEWDECIMAL:
-                        s->colTypes[i] = MYSQL_TYPE_DOUBLE;
-                        s->buffers[i].resize(sizeof(double));
-                        break;
-                    default:
-                        s->colTypes[i] = MYSQL_TYPE_BLOB;
-                        s->buffers[i].resize(1024);
-                }
-                b.buffer_type = s->colTypes[i];
-                b.buffer = s->buffers[i].data();
-                b.buffer_length = s->buffers[i].size();
-                b.length = &s->lengths[i];
-                b.is_null = &s->nulls[i];
-                b.error = &s->errors[i];
-            }
+            bindResults(*s, meta);
             mysql_free_result(meta);
         }
         Stmt& ref = *s;
@@ -263,6 +278,7 @@ public:
             }
         }
         if (s.nparams > 0 && mysql_stmt_bind_param(s.st, s.params.data()) != 0) failStmt(s);
+        ++sql::roundTrips;
         if (mysql_stmt_execute(s.st) != 0) failStmt(s);
     }
 
@@ -270,6 +286,13 @@ public:
         Stmt& s = prepare(sqlText);
         execute(s, params);
         Rows rows;
+        if (s.ncols == 0 && mysql_stmt_field_count(s.st) > 0) {
+            // A CALL: its result set is known only once executed.
+            if (MYSQL_RES* meta = mysql_stmt_result_metadata(s.st)) {
+                bindResults(s, meta);
+                mysql_free_result(meta);
+            }
+        }
         if (s.ncols == 0) {
             _affected = static_cast<std::int64_t>(mysql_stmt_affected_rows(s.st));
             _insertId = static_cast<std::int64_t>(mysql_stmt_insert_id(s.st));
@@ -314,6 +337,10 @@ public:
             rows.push_back(std::move(row));
         }
         mysql_stmt_free_result(s.st);
+        // A CALL ends with a status result (and possibly more): drain them.
+        while (mysql_stmt_next_result(s.st) == 0) {
+            if (mysql_stmt_field_count(s.st) > 0) mysql_stmt_free_result(s.st);
+        }
         return rows;
     }
 
@@ -325,6 +352,7 @@ public:
     /// A text statement (possibly several, ';'-separated, without parameters);
     /// consumes every result. Returns the insert id of the last one.
     std::int64_t textQuery(std::string const& sqlText) {
+        ++sql::roundTrips;
         if (mysql_real_query(_my, sqlText.data(), sqlText.size()) != 0) failConn();
         std::int64_t id = 0;
         while (true) {
@@ -340,6 +368,240 @@ public:
     }
 
     void execDirect(std::string const& sqlText) override { textQuery(sqlText); }
+
+    /// `sqlText` with each '?' replaced by its parameter as a literal: integers
+    /// in decimal, blobs as hex (X'..'), which no byte can escape from.
+    static void inlineInto(std::string& out, std::string const& sqlText,
+                           std::vector<Param> const& params) {
+        static char const* const hex = "0123456789abcdef";
+        std::size_t k = 0;
+        for (char ch : sqlText) {
+            if (ch != '?') {
+                out.push_back(ch);
+                continue;
+            }
+            auto const& p = params.at(k++);
+            switch (p.kind) {
+                case Param::Kind::Null: out += "NULL"; break;
+                case Param::Kind::Int: out += std::to_string(p.i); break;
+                case Param::Kind::Double: {
+                    char buf[40];
+                    std::snprintf(buf, sizeof buf, "%.17g", p.d);
+                    out += buf;
+                    break;
+                }
+                case Param::Kind::Blob:
+                    out += "X'";
+                    for (unsigned char c : p.s) {
+                        out.push_back(hex[c >> 4]);
+                        out.push_back(hex[c & 15]);
+                    }
+                    out.push_back('\'');
+                    break;
+            }
+        }
+        if (k != params.size()) throw DbError(ErrKind::Other, 0, "parameter count mismatch");
+    }
+
+    static std::size_t inlineSize(std::vector<Param> const& params) {
+        std::size_t n = 0;
+        for (auto const& p : params) n += p.kind == Param::Kind::Blob ? 2 * p.s.size() + 3 : 24;
+        return n;
+    }
+
+    /// The rows of a text-protocol result.
+    static Rows textRows(MYSQL_RES* res) {
+        Rows rows;
+        unsigned const n = mysql_num_fields(res);
+        MYSQL_FIELD* fields = mysql_fetch_fields(res);
+        while (MYSQL_ROW r = mysql_fetch_row(res)) {
+            unsigned long* lens = mysql_fetch_lengths(res);
+            Row row(n);
+            for (unsigned i = 0; i < n; ++i) {
+                if (r[i] == nullptr) continue;
+                Cell& c = row[i];
+                c.null = false;
+                c.s.assign(r[i], lens[i]);
+                switch (fields[i].type) {
+                    case MYSQL_TYPE_TINY:
+                    case MYSQL_TYPE_SHORT:
+                    case MYSQL_TYPE_INT24:
+                    case MYSQL_TYPE_LONG:
+                    case MYSQL_TYPE_LONGLONG:
+                        c.i = std::strtoll(c.s.c_str(), nullptr, 10);
+                        c.d = static_cast<double>(c.i);
+                        break;
+                    case MYSQL_TYPE_FLOAT:
+                    case MYSQL_TYPE_DOUBLE:
+                    case MYSQL_TYPE_DECIMAL:
+                    case MYSQL_TYPE_NEWDECIMAL:
+                        c.d = std::strtod(c.s.c_str(), nullptr);
+                        c.i = static_cast<std::int64_t>(c.d);
+                        break;
+                    default: break;
+                }
+            }
+            rows.push_back(std::move(row));
+        }
+        return rows;
+    }
+
+    std::int64_t beginWriteWithQuery(std::string const& sqlText, std::vector<Param> const& params,
+                                     Rows& out) override {
+        if (inlineSize(params) > kPipelineBytes) return sql::Conn::beginWriteWithQuery(sqlText, params, out);
+        std::string text =
+                "START TRANSACTION; "
+                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1; ";
+        inlineInto(text, sqlText, params);
+        _inTxn = true;
+        ++sql::roundTrips;
+        if (mysql_real_query(_my, text.data(), text.size()) != 0) failConn();
+        std::int64_t rev = 0;
+        int idx = 0;
+        while (true) {
+            MYSQL_RES* res = mysql_store_result(_my);
+            if (res != nullptr) {
+                out = textRows(res);
+                mysql_free_result(res);
+            } else if (mysql_field_count(_my) != 0) {
+                failConn();
+            }
+            if (idx == 1) {
+                if (mysql_affected_rows(_my) != 1)
+                    throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+                rev = static_cast<std::int64_t>(mysql_insert_id(_my));
+            }
+            ++idx;
+            int const st = mysql_next_result(_my);
+            if (st == -1) break;
+            if (st > 0) failConn();
+        }
+        return rev;
+    }
+
+    void execAndCommit(std::vector<sql::Statement> const& stmts) override {
+        std::size_t bytes = 0;
+        for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params);
+        if (bytes > kPipelineBytes) {
+            // Large values: binary prepared statements, then COMMIT.
+            for (auto const& st : stmts) exec(st.sql, st.params);
+            commit();
+            return;
+        }
+        std::string text;
+        text.reserve(bytes + 16);
+        for (auto const& st : stmts) {
+            inlineInto(text, st.sql, st.params);
+            text += "; ";
+        }
+        text += "COMMIT";
+        sendCommit(text);
+    }
+
+    void injectCommitFailure() {
+        int n = sql::failNextCommits.load();
+        while (n > 0 && !sql::failNextCommits.compare_exchange_weak(n, n - 1)) {
+        }
+        if (n > 0) ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
+    }
+
+    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
+                         std::string_view client, std::int64_t& rev) override {
+        if (!_noProc) {
+            // The stored procedure of schema/mysql (one statement, pre-parsed).
+            std::vector<Param> ps{Param::blob(key), Param::blob(value),
+                                  Param::integer(expectVersion), Param::blob(client)};
+            _inTxn = true;
+            injectCommitFailure();
+            Rows rows;
+            try {
+                rows = query("CALL qcss_set_existing(?, ?, ?, ?)", ps);
+            } catch (DbError const& e) {
+                if (e.code() == 1305 /* no such procedure */ ||
+                    e.code() == 1370 /* no EXECUTE privilege */) {
+                    _noProc = true;  // the multi-statement path below
+                    rollback();
+                    return fastSet(key, value, expectVersion, client, rev);
+                }
+                if (e.kind() == ErrKind::Lost)
+                    throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
+                throw;
+            }
+            _inTxn = false;
+            if (rows.empty() || rows[0].size() != 2) return 0;
+            rev = rows[0][0].i;
+            return rows[0][0].i > 0 ? rows[0][1].i : 0;
+        }
+        std::vector<Param> kp{Param::blob(key)};
+        std::vector<Param> vp{Param::blob(value)};
+        std::vector<Param> cp{Param::blob(client)};
+        if (inlineSize(vp) > kPipelineBytes) return -1;
+        // Serialise on the revision row; write only if the key is there (with
+        // the expected version); log the Put; bump the revision only if a row
+        // was written (ROW_COUNT()), so a miss commits an empty transaction.
+        // The new version and revision come back in the OK packets
+        // (LAST_INSERT_ID(expr)): no result set, six statements, one round trip.
+        std::string t = "START TRANSACTION; "
+                        "SELECT revision + 1 INTO @qcss_r FROM qcss_meta WHERE id = 1 FOR UPDATE; "
+                        "UPDATE qcss_kv SET value = ";
+        inlineInto(t, "?", vp);
+        t += ", version = LAST_INSERT_ID(version + 1), mod_rev = @qcss_r WHERE path = ";
+        inlineInto(t, "?", kp);
+        if (expectVersion >= 0) t += " AND version = " + std::to_string(expectVersion);
+        t += "; INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client) "
+             "SELECT @qcss_r, 1, 1, path, value, version, UNIX_TIMESTAMP(NOW(6)), ";
+        inlineInto(t, "?", cp);
+        t += " FROM qcss_kv WHERE path = ";
+        inlineInto(t, "?", kp);
+        t += " AND mod_rev = @qcss_r; "
+             "UPDATE qcss_meta SET revision = LAST_INSERT_ID(@qcss_r) WHERE id = 1 AND "
+             "ROW_COUNT() > 0; COMMIT";
+        _inTxn = true;
+        ++sql::roundTrips;
+        std::int64_t version = 0;
+        injectCommitFailure();
+        try {
+            if (mysql_real_query(_my, t.data(), t.size()) != 0) failConn();
+            int idx = 0;
+            bool hit = false;
+            while (true) {
+                if (MYSQL_RES* res = mysql_store_result(_my)) {
+                    mysql_free_result(res);
+                } else if (mysql_field_count(_my) != 0) {
+                    failConn();
+                }
+                if (idx == 2) {
+                    hit = mysql_affected_rows(_my) == 1;
+                    version = hit ? static_cast<std::int64_t>(mysql_insert_id(_my)) : 0;
+                } else if (idx == 4 && hit) {
+                    rev = static_cast<std::int64_t>(mysql_insert_id(_my));
+                }
+                ++idx;
+                int const st = mysql_next_result(_my);
+                if (st == -1) break;
+                if (st > 0) failConn();
+            }
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::Lost) throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
+            throw;
+        }
+        _inTxn = false;
+        return version;
+    }
+
+    /// Send a round trip that ends with COMMIT: losing the connection during
+    /// it leaves the outcome unknown.
+    void sendCommit(std::string const& text) {
+        injectCommitFailure();
+        try {
+            textQuery(text);
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::Lost)
+                throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
+            throw;
+        }
+        _inTxn = false;
+    }
 
     std::int64_t beginWrite() override {
         _inTxn = true;
@@ -361,10 +623,7 @@ public:
         textQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
                   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
     }
-    void commit() override {
-        textQuery("COMMIT");
-        _inTxn = false;
-    }
+    void commit() override { sendCommit("COMMIT"); }
     void rollback() noexcept override {
         if (!_inTxn) return;
         _inTxn = false;
@@ -393,6 +652,7 @@ private:
     std::int64_t _insertId = 0;
     bool _inTxn = false;
     bool _broken = false;
+    bool _noProc = false;  // qcss_set_existing missing or not allowed
 };
 
 class MysqlDriver : public sql::Driver {
@@ -463,6 +723,7 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
     s.connectTimeout = seconds(url, "connect_timeout", 10, masked);
     s.readTimeout = seconds(url, "read_timeout", 0, masked);
     s.writeTimeout = seconds(url, "write_timeout", 0, masked);
+    s.lockWaitTimeout = seconds(url, "lock_wait_timeout", 0, masked);
     return s;
 }
 
@@ -490,7 +751,7 @@ KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
     sql::RetryPolicy retry;
     retry.deadlineSec = sql::urlSeconds(url.param("retry_timeout"), 10.0, "retry_timeout", opts.url);
     std::size_t const poolSize =
-            static_cast<std::size_t>(std::stoi(url.param("pool_size", "4")));
+            static_cast<std::size_t>(sql::urlSeconds(url.param("pool_size"), 4, "pool_size", opts.url));
     auto driver = std::make_unique<MysqlDriver>(s);
     std::unique_ptr<sql::Conn> first;
     try {
@@ -546,28 +807,34 @@ void installMysqlSchema(std::string const& rawUrl) {
     MysqlConn c(settingsFrom(url, masked, false));
     c.execDirect(kMysqlVersionTable);
     for (auto const& f : schema::k_mysql) {
+        // As python/qcss/schema.py: statements end with the terminator at the
+        // end of a line; "DELIMITER xx" switches it; "--" lines are comments.
         std::string const sqlText = f.sql;
-        std::size_t start = 0;
-        while (start < sqlText.size()) {
-            std::size_t end = sqlText.find(";\n", start);
-            if (end == std::string::npos) end = sqlText.size();
-            std::string stmt = sqlText.substr(start, end - start);
-            start = end + 2;
-            // Drop comment lines; skip what is left empty.
-            std::string body;
-            std::size_t p = 0;
-            while (p < stmt.size()) {
-                std::size_t nl = stmt.find('\n', p);
-                if (nl == std::string::npos) nl = stmt.size();
-                std::string const line = stmt.substr(p, nl - p);
-                std::size_t const first = line.find_first_not_of(" \t\r");
-                if (first != std::string::npos && line.compare(first, 2, "--") != 0)
-                    body += line + "\n";
-                p = nl + 1;
+        std::string term = ";", cur;
+        std::size_t p = 0;
+        while (p < sqlText.size()) {
+            std::size_t nl = sqlText.find('\n', p);
+            if (nl == std::string::npos) nl = sqlText.size();
+            std::string line = sqlText.substr(p, nl - p);
+            p = nl + 1;
+            std::size_t const b0 = line.find_first_not_of(" \t\r");
+            std::size_t const e0 = line.find_last_not_of(" \t\r");
+            std::string const stripped =
+                    b0 == std::string::npos ? std::string() : line.substr(b0, e0 - b0 + 1);
+            if (cur.empty() && stripped.rfind("DELIMITER ", 0) == 0) {
+                term = stripped.substr(10);
+                continue;
             }
-            if (body.find_first_not_of(" \t\r\n;") == std::string::npos) continue;
-            c.execDirect(body);
+            if (stripped.empty() || (term == ";" && stripped.rfind("--", 0) == 0)) continue;
+            cur += line + "\n";
+            if (stripped.size() >= term.size() &&
+                stripped.compare(stripped.size() - term.size(), term.size(), term) == 0) {
+                std::size_t const cut = cur.rfind(term);
+                c.execDirect(cur.substr(0, cut));
+                cur.clear();
+            }
         }
+        if (cur.find_first_not_of(" \t\r\n") != std::string::npos) c.execDirect(cur);
         c.execDirect("INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
                      "VALUES (" + std::to_string(f.version) + ", 0, UNIX_TIMESTAMP(NOW(6)), '" +
                      f.name + "')");
