@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mysql_server as mysqld
 import pytest
 from click.testing import CliRunner
-from feed_backends import MariaDB, mysql_database
+from feed_backends import MariaDB
 from watch_procs import change_record, snapshot_record
 
 import qcss
@@ -32,7 +33,8 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'feed.db'}"
     else:
-        with mysql_database() as url:
+        server: mysqld.Server = request.getfixturevalue("mysql_server")
+        with server.fresh_database() as url:
             yield url
 
 
