@@ -211,7 +211,8 @@ def fill_awkward(kv: Any) -> None:
     txn.commit()
 
 
-def test_dump_restore_round_trip(store: Store, tmp_path: Path) -> None:
+def test_dump_restore_round_trip(store: Store, tmp_path: Path,
+                                 request: pytest.FixtureRequest) -> None:
     """Awkward values through qcss's own dump and restore, into a second store of the same
     backend (and into mem://), byte-exact."""
     src = store.open()
@@ -231,7 +232,7 @@ def test_dump_restore_round_trip(store: Store, tmp_path: Path) -> None:
         f'"revision": {src.revision()}', f'"revision": {dst.revision()}'
     )
 
-    for second in make_store(store.backend, tmp_path / "second"):
+    for second in make_store(store.backend, tmp_path / "second", request):
         again = second.open()
         res = CliRunner().invoke(
             restore_cmd, [str(p), "--verify"], obj=None, env={"QCSS_URL": second.url}
