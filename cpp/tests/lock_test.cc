@@ -1,8 +1,9 @@
-// qcss: lock_test.cc -- leases and locks over the public API (mem, threads;
-// $QCSS_TEST_URLS adds stores, e.g. "sqlite:///tmp/x.db mysql://root@127.0.0.1/db").
+// qcss: lock_test.cc -- leases and locks over the public API, with threads, on
+// mem, SQLite and MariaDB (the multi-process tests are in tests/test_locks.py).
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
-#include <sstream>
+#include <random>
 #include <thread>
 
 #include "qcss/KvInterface.h"
@@ -10,6 +11,9 @@
 #include "qcss/Lock.h"
 #include "qcss/Open.h"
 #include "testing.h"
+#ifdef QCSS_WITH_MYSQL
+#include "mysql/MysqlAdmin.h"
+#endif
 
 using namespace qcss;
 using namespace std::chrono_literals;
@@ -17,13 +21,59 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<std::string> urls() {
-    std::vector<std::string> out{"mem://"};
-    if (char const* env = std::getenv("QCSS_TEST_URLS")) {
-        std::istringstream ss(env);
-        for (std::string u; ss >> u;) out.push_back(u);
+std::string randomName(std::string const& prefix) {
+    std::random_device rd;
+    std::mt19937_64 g(rd());
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(g() & 0xffffffffu));
+    return prefix + buf;
+}
+
+// One store per backend for the whole run: mem, a fresh SQLite file, a fresh
+// MariaDB database ($QCSS_TEST_MYSQL_URL's server, default root@127.0.0.1:3306;
+// skipped when unreachable unless CI is set). Dropped at exit.
+struct Stores {
+    std::vector<std::string> urls{"mem://"};
+    std::string sqlitePath;
+    std::string mysqlServer, mysqlDb;
+    Stores() {
+#ifdef QCSS_WITH_SQLITE
+        sqlitePath = "/tmp/" + randomName("qcss_l_") + ".db";
+        urls.push_back("sqlite://" + sqlitePath);
+#endif
+#ifdef QCSS_WITH_MYSQL
+        char const* env = std::getenv("QCSS_TEST_MYSQL_URL");
+        std::string base = env && *env ? env : "mysql://root@127.0.0.1:3306/mysql";
+        base = base.substr(0, base.find('/', base.find("://") + 3));
+        try {
+            mysqlDb = randomName("qcss_l_");
+            detail::mysqlServerExec(base + "/mysql", "CREATE DATABASE " + mysqlDb);
+            detail::installMysqlSchema(base + "/" + mysqlDb);
+            mysqlServer = base;
+            urls.push_back(base + "/" + mysqlDb);
+        } catch (std::exception const& e) {
+            std::cerr << "MySQL not reachable: " << e.what() << "\n";
+            if (std::getenv("CI") != nullptr) ++testing::failures();
+        }
+#endif
     }
-    return out;
+    ~Stores() {
+        if (!sqlitePath.empty())
+            for (char const* sfx : {"", "-wal", "-shm"}) std::remove((sqlitePath + sfx).c_str());
+#ifdef QCSS_WITH_MYSQL
+        if (!mysqlServer.empty()) {
+            try {
+                detail::mysqlServerExec(mysqlServer + "/mysql", "DROP DATABASE " + mysqlDb);
+            } catch (std::exception const&) {
+            }
+        }
+#endif
+    }
+};
+
+std::vector<std::string> const& urls() {
+    static Stores stores;
+    return stores.urls;
 }
 
 // Poll `cond` until true or `limit` passes; returns whether it became true.
@@ -105,31 +155,33 @@ TEST_CASE("lock: exclusive excludes, tokens grow, release frees") {
 }
 
 TEST_CASE("lock: shared locks share, a writer waits for them, readers queue behind it") {
-    auto kv = open("mem://");
-    LockOptions sh;
-    sh.shared = true;
-    sh.timeout = 0ms;
-    auto r1 = lock(kv, "/k", sh);
-    auto r2 = lock(kv, "/k", sh);
-    std::atomic<bool> writerHas{false};
-    std::thread w([&] {
-        LockOptions x;
-        x.timeout = 5000ms;
-        auto l = lock(kv, "/k", x);
-        writerHas = true;
-        std::this_thread::sleep_for(50ms);
-    });
-    // The writer's request is queued...
-    CHECK(eventually([&] { return locks(*kv, "/k").size() == 3; }, 2000ms));
-    CHECK(!writerHas);
-    // ...so a new reader cannot slip past it (no starvation).
-    CHECK_THROWS(lock(kv, "/k", sh), LockTimeout);
-    r1.reset();
-    r2.reset();
-    CHECK(eventually([&] { return writerHas.load(); }, 2000ms));
-    w.join();
-    auto r3 = lock(kv, "/k", sh);
-    CHECK(r3 != nullptr);
+    for (auto const& url : urls()) {
+        auto kv = open(url);
+        LockOptions sh;
+        sh.shared = true;
+        sh.timeout = 0ms;
+        auto r1 = lock(kv, "/k", sh);
+        auto r2 = lock(kv, "/k", sh);
+        std::atomic<bool> writerHas{false};
+        std::thread w([&] {
+            LockOptions x;
+            x.timeout = 5000ms;
+            auto l = lock(kv, "/k", x);
+            writerHas = true;
+            std::this_thread::sleep_for(50ms);
+        });
+        // The writer's request is queued...
+        CHECK(eventually([&] { return locks(*kv, "/k").size() == 3; }, 2000ms));
+        CHECK(!writerHas);
+        // ...so a new reader cannot slip past it (no starvation).
+        CHECK_THROWS(lock(kv, "/k", sh), LockTimeout);
+        r1.reset();
+        r2.reset();
+        CHECK(eventually([&] { return writerHas.load(); }, 2000ms));
+        w.join();
+        auto r3 = lock(kv, "/k", sh);
+        CHECK(r3 != nullptr);
+    }
 }
 
 TEST_CASE("lock: threads incrementing under the lock lose nothing") {
@@ -176,16 +228,18 @@ TEST_CASE("lock: fencing refuses a stale holder's write") {
 }
 
 TEST_CASE("lock: timeout is on time and withdraws the request") {
-    auto kv = open("mem://");
-    auto a = lock(kv, "/t");
-    LockOptions o;
-    o.timeout = 300ms;
-    auto const t0 = Clock::now();
-    CHECK_THROWS(lock(kv, "/t", o), LockTimeout);
-    auto const took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-    CHECK(took >= 300ms);
-    CHECK(took < 600ms);
-    CHECK_EQ(locks(*kv, "/t").size(), std::size_t(1));
+    for (auto const& url : urls()) {
+        auto kv = open(url);
+        auto a = lock(kv, "/t");
+        LockOptions o;
+        o.timeout = 300ms;
+        auto const t0 = Clock::now();
+        CHECK_THROWS(lock(kv, "/t", o), LockTimeout);
+        auto const took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+        CHECK(took >= 300ms);
+        CHECK(took < 600ms);
+        CHECK_EQ(locks(*kv, "/t").size(), std::size_t(1));
+    }
 }
 
 TEST_CASE("lock: keys with an @lock component are refused") {
