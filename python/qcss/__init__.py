@@ -14,20 +14,27 @@ from __future__ import annotations
 
 from qcss._qcss import (
     DEFAULT_MAX_VALUE_SIZE,
+    LOCK_ROOT,
+    LOCK_TOKEN_ROOT,
     MAX_KEY_LENGTH,
     Change,
     ChangeKind,
     KeyStat,
     KeyValue,
     KvInterface,
+    Lease,
     LeaseInfo,
+    Lock,
+    LockInfo,
     Snapshot,
     Transaction,
     __version__,
     defaultUrl,
     keyProblem,
+    lockDir,
     maskUrl,
     open,
+    tokenKey,
     validateKey,
 )
 from qcss.errors import (
@@ -58,6 +65,8 @@ from qcss.errors import (
 
 __all__ = [
     "DEFAULT_MAX_VALUE_SIZE",
+    "LOCK_ROOT",
+    "LOCK_TOKEN_ROOT",
     "MAX_KEY_LENGTH",
     "AuthError",
     "BadDumpError",
@@ -74,8 +83,11 @@ __all__ = [
     "KeyStat",
     "KeyValue",
     "KvInterface",
+    "Lease",
     "LeaseExpired",
     "LeaseInfo",
+    "Lock",
+    "LockInfo",
     "LockTimeout",
     "NoSuchDb",
     "NoSuchKey",
@@ -93,7 +105,9 @@ __all__ = [
     "__version__",
     "defaultUrl",
     "keyProblem",
+    "lockDir",
     "maskUrl",
     "open",
+    "tokenKey",
     "validateKey",
 ]
