@@ -8,9 +8,9 @@ import threading
 import time
 
 import pytest
+from lock_support import Worker, any_kv, eventually, lease_expiry, shared_url
 
 import qcss
-from lock_support import Worker, any_kv, eventually, lease_expiry, shared_url
 
 __all__ = ["any_kv", "shared_url"]
 

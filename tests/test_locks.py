@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from lock_support import Worker, any_kv, eventually, lease_expiry, shared_url
 
 import qcss
-from lock_support import Worker, any_kv, eventually, lease_expiry, shared_url
 
 __all__ = ["any_kv", "shared_url"]
 

@@ -241,6 +241,5 @@ def main() -> None:
 # its commands to `cli` with cli.add_command(), whichever module is imported first.
 from qcss import cli_lock  # noqa: E402, F401
 
-
 if __name__ == "__main__":
     main()
