@@ -8,15 +8,14 @@ import threading
 import time
 
 import pytest
-from lock_support import Worker, any_kv, eventually, lease_expiry, shared_url
+from lock_support import Worker, eventually, lease_expiry, shared_url
 
 import qcss
 
-__all__ = ["any_kv", "shared_url"]
+__all__ = ["shared_url"]
 
 
-def test_revoke_deletes_bound_keys_in_one_revision(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_revoke_deletes_bound_keys_in_one_revision(kv: qcss.KvInterface) -> None:
     with kv.grantLease(5.0, purpose="worker") as lease:
         kv.create("/live/w1", "up", lease=lease)
         kv.set("/live/w1/port", "5012", lease=lease.id)
@@ -35,8 +34,7 @@ def test_revoke_deletes_bound_keys_in_one_revision(any_kv: qcss.KvInterface) -> 
         kv.create("/live/w2", lease=lease)
 
 
-def test_keep_alive_outlives_the_ttl(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_keep_alive_outlives_the_ttl(kv: qcss.KvInterface) -> None:
     with kv.grantLease(0.3) as lease:
         kv.create("/eph", lease=lease)
         # Watch for three TTLs: the key never disappears while the lease lives.
@@ -47,8 +45,7 @@ def test_keep_alive_outlives_the_ttl(any_kv: qcss.KvInterface) -> None:
         assert lease.alive
 
 
-def test_lost_lease_runs_the_callback_once(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_lost_lease_runs_the_callback_once(kv: qcss.KvInterface) -> None:
     seen: list[int] = []
     got = threading.Event()
 
@@ -66,9 +63,9 @@ def test_lost_lease_runs_the_callback_once(any_kv: qcss.KvInterface) -> None:
     lease.revoke()  # harmless
 
 
-def test_bad_ttl_is_refused(any_kv: qcss.KvInterface) -> None:
+def test_bad_ttl_is_refused(kv: qcss.KvInterface) -> None:
     with pytest.raises(qcss.ConfigError):
-        any_kv.grantLease(0)
+        kv.grantLease(0)
 
 
 def test_killed_owner_key_disappears_after_ttl(shared_url: str) -> None:

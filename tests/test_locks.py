@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from lock_support import Worker, any_kv, eventually, lease_expiry, shared_url
+from lock_support import Worker, eventually, lease_expiry, shared_url
 
 import qcss
 
-__all__ = ["any_kv", "shared_url"]
+__all__ = ["shared_url"]
 
 CSS_ADMIN = str(Path(sys.executable).parent / "css-admin")
 
@@ -27,8 +27,7 @@ def counter_value(kv: qcss.KvInterface, key: str) -> int:
     return int(json.loads(kv.get(key))["n"])
 
 
-def test_threads_increment_under_lock_lose_nothing(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_threads_increment_under_lock_lose_nothing(kv: qcss.KvInterface) -> None:
     errors: list[BaseException] = []
     tokens: list[int] = []
 
@@ -137,8 +136,7 @@ def test_paused_holder_loses_the_lock_and_its_fenced_write_is_refused(shared_url
         a.kill()
 
 
-def test_stale_token_refused_after_break_lock(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_stale_token_refused_after_break_lock(kv: qcss.KvInterface) -> None:
     lk = kv.lock("/DBS/LSST", timeout=0, purpose="create table")
     kv.transaction().checkLock(lk.token).set("/DBS/LSST/TABLES/Object", "ok").commit()
     since = kv.revision()
@@ -157,8 +155,7 @@ def test_stale_token_refused_after_break_lock(any_kv: qcss.KvInterface) -> None:
     assert kv.locks() == []
 
 
-def test_timeout_is_on_time_and_withdraws_the_request(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_timeout_is_on_time_and_withdraws_the_request(kv: qcss.KvInterface) -> None:
     with kv.lock("/t", timeout=0):
         for timeout in (0.0, 0.4):
             t0 = time.monotonic()
@@ -169,8 +166,7 @@ def test_timeout_is_on_time_and_withdraws_the_request(any_kv: qcss.KvInterface) 
             assert len(kv.locks("/t")) == 1  # the waiting entry is gone
 
 
-def test_locks_show_holders_and_waiters(any_kv: qcss.KvInterface) -> None:
-    kv = any_kv
+def test_locks_show_holders_and_waiters(kv: qcss.KvInterface) -> None:
     before = time.time()
     with kv.lock("/DBS/LSST", ttl=7, purpose="create table") as lk:
         waiter_done = threading.Event()
@@ -201,9 +197,9 @@ def test_locks_show_holders_and_waiters(any_kv: qcss.KvInterface) -> None:
     assert kv.locks() == []
 
 
-def test_reserved_component_refused(any_kv: qcss.KvInterface) -> None:
+def test_reserved_component_refused(kv: qcss.KvInterface) -> None:
     with pytest.raises(qcss.InvalidKeyError):
-        any_kv.lock("/a/@lock/b", timeout=0)
+        kv.lock("/a/@lock/b", timeout=0)
     assert qcss.lockDir("/DBS/LSST") == "/.qcss/locks/DBS/LSST/@lock"
     assert qcss.lockDir("/") == "/.qcss/locks/@lock"
 
