@@ -46,7 +46,7 @@ class Server:
     def _parts(self) -> urllib.parse.SplitResult:
         return urllib.parse.urlsplit(self.base_url)
 
-    def connect(self, database: str | None = None) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection:
         p = self._parts()
         password = urllib.parse.unquote(p.password) if p.password else ""
         return pymysql.connect(
