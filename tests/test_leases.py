@@ -78,9 +78,13 @@ def test_killed_owner_key_disappears_after_ttl(shared_url: str) -> None:
         w.kill()
         # No keep-alive can come any more: this is the last expiry, store clock.
         expires = lease_expiry(kv, int(lease_id))
-        # The parent's own lease reaps on every keep-alive (every ttl/3).
-        with kv.grantLease(0.3, purpose="reaper"):
-            eventually(lambda: not kv.exists("/workers/w1"), 10.0, "the dead worker's key goes")
+        # The parent's own lease reaps after every renewal (every ttl/3).
+        with kv.grantLease(0.6, purpose="reaper") as reaper:
+            try:
+                eventually(lambda: not kv.exists("/workers/w1"), 10.0,
+                           "the dead worker's key goes")
+            finally:
+                assert not reaper.lost, "the reaper's own lease was lost"
         deletes = [c for c in kv.changes(since, "/workers") if c.kindName == "delete"]
         assert [c.key for c in deletes] == ["/workers/w1"]
         # Never before the lease's expiry on the store clock, and not long after
