@@ -109,9 +109,11 @@ def test_killed_holder_frees_the_lock_after_ttl_never_sooner(shared_url: str) ->
             assert lk.token > token
             # The store-clock time of the acquisition: the entry's "held" write.
             (acq,) = [c for c in kv.changes(since, lk.entryKey) if c.version == 2]
+        # Never sooner than the expiry (the guarantee); promptly after it (waiters
+        # check every 100 ms; typically 40-80 ms, the margin is for a loaded machine).
         assert acq.time >= expires - 0.002, (acq.time, expires)
-        assert acq.time <= expires + 1.0, (acq.time, expires)
-        assert waited < 1.5 + 1.0
+        assert acq.time <= expires + 3.0, (acq.time, expires)
+        assert waited < 1.5 + 3.0
     finally:
         holder.kill()
 
