@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
+# A MariaDB server for the C++ and Python MySQL tests (exports QCSS_TEST_MYSQL_URL).
+source scripts/mysql-for-tests.sh
 
 echo "== ruff"; ruff check python tests bench
 echo "== mypy"; mypy
