@@ -35,10 +35,10 @@ def test_revoke_deletes_bound_keys_in_one_revision(kv: qcss.KvInterface) -> None
 
 
 def test_keep_alive_outlives_the_ttl(kv: qcss.KvInterface) -> None:
-    with kv.grantLease(0.6) as lease:
+    with kv.grantLease(1.0) as lease:
         kv.create("/eph", lease=lease)
         # Watch for 2.5 TTLs: the key never disappears while the lease lives.
-        end = time.monotonic() + 1.5
+        end = time.monotonic() + 2.5
         while time.monotonic() < end:
             assert kv.exists("/eph")
             time.sleep(0.02)
@@ -70,7 +70,7 @@ def test_bad_ttl_is_refused(kv: qcss.KvInterface) -> None:
 
 def test_killed_owner_key_disappears_after_ttl(shared_url: str) -> None:
     kv = qcss.open(shared_url)
-    w = Worker("ephemeral", shared_url, "/workers/w1", "1.0")
+    w = Worker("ephemeral", shared_url, "/workers/w1", "2.0")
     try:
         (lease_id,) = w.expect("ready")
         assert kv.exists("/workers/w1")
@@ -78,8 +78,9 @@ def test_killed_owner_key_disappears_after_ttl(shared_url: str) -> None:
         w.kill()
         # No keep-alive can come any more: this is the last expiry, store clock.
         expires = lease_expiry(kv, int(lease_id))
-        # The parent's own lease reaps after every renewal (every ttl/3).
-        with kv.grantLease(0.6, purpose="reaper") as reaper:
+        # The parent's own lease reaps after every renewal (every ttl/3). (TTLs
+        # under a second were seen to expire on a loaded 2-core machine.)
+        with kv.grantLease(1.5, purpose="reaper") as reaper:
             try:
                 eventually(lambda: not kv.exists("/workers/w1"), 10.0,
                            "the dead worker's key goes")
@@ -88,8 +89,8 @@ def test_killed_owner_key_disappears_after_ttl(shared_url: str) -> None:
         deletes = [c for c in kv.changes(since, "/workers") if c.kindName == "delete"]
         assert [c.key for c in deletes] == ["/workers/w1"]
         # Never before the lease's expiry on the store clock, and not long after
-        # (the reaper runs every 0.1 s).
+        # (the reaper runs every 0.5 s).
         assert deletes[0].time >= expires - 0.002
-        assert deletes[0].time <= expires + 1.5
+        assert deletes[0].time <= expires + 3.0
     finally:
         w.kill()
