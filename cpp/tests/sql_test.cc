@@ -419,6 +419,31 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
     });
 }
 
+TEST_CASE("leases: an expired lease's keys go before the next write, in their own revision") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->set("/other", "0");  // exists: the one-round-trip path must step aside
+        std::int64_t const l = kv->leaseGrant(150);
+        kv->create("/live/node", "up", false, l);
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
+        CHECK(kv->exists("/live/node"));  // nothing reaped yet: no write happened
+        std::int64_t const r = kv->revision();
+        CHECK_EQ(kv->set("/other", "1"), 2);
+        CHECK(!kv->exists("/live/node"));
+        CHECK(kv->leases().empty());
+        CHECK_EQ(kv->revision(), r + 2);
+        auto ch = kv->changes(r);
+        CHECK_EQ(ch.size(), 2u);
+        if (ch.size() == 2) {
+            CHECK(ch[0].kind == ChangeKind::Delete);
+            CHECK_EQ(ch[0].key, std::string("/live/node"));
+            CHECK_EQ(ch[0].revision, r + 1);
+            CHECK(ch[1].kind == ChangeKind::Put);
+            CHECK_EQ(ch[1].revision, r + 2);
+        }
+        CHECK_EQ(kv->getStat("/other").modRevision, r + 2);
+    });
+}
+
 TEST_CASE("read-only store refuses writes and changes nothing") {
     onEach([](KvPtr kv, std::string const& url) {
         kv->set("/ro", "1");
@@ -601,6 +626,51 @@ TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> re
     }
     s.cleanup();
 #endif
+}
+
+TEST_CASE("mysql: without the qcss_put procedure every write still works") {
+#ifdef QCSS_WITH_MYSQL
+    if (!mysqlAvailable()) return;
+    Store s = mysqlStore();
+    std::string const db = s.url.substr(s.url.rfind('/') + 1);
+    detail::mysqlServerExec(withDb(mysqlServer(), "mysql"), "DROP PROCEDURE " + db + ".qcss_put");
+    {
+        auto kv = open(s.url);
+        CHECK_EQ(kv->create("/a", "1"), std::string("/a"));
+        CHECK_EQ(kv->set("/a", "2"), 2);        // the one-round-trip multi-statement
+        CHECK_EQ(kv->set("/a", "3", 2), 3);
+        CHECK_THROWS(kv->set("/a", "4", 2), VersionMismatchError);
+        CHECK_EQ(kv->set("/b/c", "x"), 1);      // absent: the general path
+        CHECK_THROWS(kv->create("/a"), KeyExistsError);
+        CHECK_EQ(kv->revision(), 4);
+        auto ch = kv->changes(0);
+        CHECK_EQ(ch.size(), 5u);
+        if (ch.size() == 5) {
+            CHECK_EQ(ch[2].version, 3);
+            CHECK_EQ(ch[2].revision, 3);
+            CHECK_EQ(ch[2].value, std::string("3"));
+        }
+    }
+    s.cleanup();
+#endif
+}
+
+TEST_CASE("one-key writes: create under an existing parent, set of a new key, CAS") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->create("/p", "");
+        CHECK_EQ(kv->create("/p/c", "1"), std::string("/p/c"));  // parent exists
+        CHECK_THROWS(kv->create("/p/c", "again"), KeyExistsError);
+        CHECK_EQ(kv->set("/p/new", "n"), 1);                      // absent, parent exists
+        CHECK_EQ(kv->set("/p/new", "m", 1), 2);
+        CHECK_THROWS(kv->set("/p/none", "x", 0), NoSuchKey);
+        CHECK_EQ(kv->get("/p/c"), std::string("1"));
+        CHECK_EQ(kv->getStat("/p/new").createRevision, 3);
+        CHECK_EQ(kv->getStat("/p").numChildren, 2);
+        CHECK_EQ(kv->revision(), 4);
+        auto ch = kv->changes(1);
+        CHECK_EQ(ch.size(), 3u);
+        for (auto const& c : ch) CHECK(c.kind == ChangeKind::Put);
+    });
 }
 
 QCSS_TEST_MAIN()

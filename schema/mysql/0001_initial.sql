@@ -61,29 +61,55 @@ CREATE TABLE qcss_leases (
   KEY qcss_leases_expiry (expires_at)
 ) ENGINE=InnoDB;
 
--- Overwrite an existing key in one call: the common set(), one round trip.
--- Takes the revision lock, writes the row if it exists (with the expected
--- version when p_expect >= 0), logs the Put and commits; returns the new
--- revision and version, or (0, 0) having changed nothing (the client then
--- takes the general path, which creates the key or reports why).
+-- One-round-trip writes of a single key without a lease (set() and create()
+-- in the common case). Takes the revision lock (bumping the revision; a miss
+-- rolls it back); when a lease has expired it does nothing (the general path
+-- reaps it first); p_mode 0 (set) overwrites the
+-- key if it exists (with the expected version when p_expect >= 0); otherwise,
+-- or with p_mode 1 (create), inserts it if it is absent and its parent
+-- p_parent exists. Logs the Put, bumps the revision and commits; returns the
+-- new revision and version, or (0, 0) having changed nothing: the client then
+-- takes the general path, which creates parents or reports the error.
 -- SQL SECURITY INVOKER: it can do no more than the caller's own privileges.
 DELIMITER //
-CREATE PROCEDURE qcss_set_existing(IN p_path VARBINARY(1024), IN p_value LONGBLOB,
-                                   IN p_expect BIGINT, IN p_client VARBINARY(255))
+CREATE PROCEDURE qcss_put(IN p_path VARBINARY(1024), IN p_parent VARBINARY(1024),
+                          IN p_depth INT, IN p_value LONGBLOB, IN p_mode INT,
+                          IN p_expect BIGINT, IN p_client VARBINARY(255))
     MODIFIES SQL DATA
     SQL SECURITY INVOKER
 BEGIN
   DECLARE r BIGINT DEFAULT 0;
   DECLARE v BIGINT DEFAULT 0;
+  DECLARE n INT DEFAULT 0;
   START TRANSACTION;
-  SELECT revision + 1 INTO r FROM qcss_meta WHERE id = 1 FOR UPDATE;
-  UPDATE qcss_kv SET value = p_value, version = LAST_INSERT_ID(version + 1), mod_rev = r
-    WHERE path = p_path AND (p_expect < 0 OR version = p_expect);
-  IF ROW_COUNT() = 1 THEN
-    SET v = LAST_INSERT_ID();
+  UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1;
+  SET r = LAST_INSERT_ID();
+  -- Expired leases are reaped by the general path first: leave it to it.
+  SELECT COUNT(*) INTO n FROM qcss_leases WHERE expires_at <= UNIX_TIMESTAMP(NOW(6));
+  IF n > 0 THEN
+    SET p_expect = -2, p_mode = 2;
+  END IF;
+  IF p_mode = 0 THEN
+    UPDATE qcss_kv SET value = p_value, version = LAST_INSERT_ID(version + 1), mod_rev = r
+      WHERE path = p_path AND (p_expect < 0 OR version = p_expect);
+    IF ROW_COUNT() = 1 THEN
+      SET v = LAST_INSERT_ID();
+    END IF;
+  END IF;
+  IF v = 0 AND p_expect = -1 THEN
+    SELECT COUNT(*) INTO n FROM qcss_kv WHERE path = p_parent;
+    IF n = 1 AND p_mode = 1 THEN
+      SELECT 1 - COUNT(*) INTO n FROM qcss_kv WHERE path = p_path;
+    END IF;
+    IF n = 1 THEN
+      INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, lease_id)
+        VALUES (p_path, p_depth, p_value, 1, r, r, 0);
+      SET v = 1;
+    END IF;
+  END IF;
+  IF v > 0 THEN
     INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client)
       VALUES (r, 1, 1, p_path, p_value, v, UNIX_TIMESTAMP(NOW(6)), p_client);
-    UPDATE qcss_meta SET revision = r WHERE id = 1;
     COMMIT;
   ELSE
     ROLLBACK;

@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 #include "core/Backends.h"
 #include "mysql/MysqlAdmin.h"
@@ -358,6 +359,41 @@ public:
         return _affected;
     }
 
+    bool queryValue(std::string const& sqlText, std::vector<Param> const& params,
+                    std::string& out) override {
+        Stmt& s = prepare(sqlText);
+        if (s.ncols != 1 || s.colTypes[0] != MYSQL_TYPE_BLOB) return sql::Conn::queryValue(sqlText, params, out);
+        execute(s, params);
+        s.results[0].buffer = s.buffers[0].data();
+        s.results[0].buffer_length = s.buffers[0].size();
+        if (mysql_stmt_bind_result(s.st, s.results.data()) != 0) failStmt(s);
+        bool found = false;
+        while (true) {
+            int const rc = mysql_stmt_fetch(s.st);
+            if (rc == MYSQL_NO_DATA) break;
+            if (rc == 1) failStmt(s);
+            if (found) continue;  // at most one row expected; drain the rest
+            found = true;
+            unsigned long const len = s.lengths[0];
+            if (s.nulls[0]) {
+                out.clear();
+            } else if (len <= s.buffers[0].size()) {
+                out.assign(s.buffers[0].data(), len);
+            } else {
+                out.resize(len);
+                MYSQL_BIND b{};
+                b.buffer_type = MYSQL_TYPE_BLOB;
+                b.buffer = out.data();
+                b.buffer_length = len;
+                unsigned long got = 0;
+                b.length = &got;
+                if (mysql_stmt_fetch_column(s.st, &b, 0, 0) != 0) failStmt(s);
+            }
+        }
+        mysql_stmt_free_result(s.st);
+        return found;
+    }
+
     /// A text statement (possibly several, ';'-separated, without parameters);
     /// consumes every result. Returns the insert id of the last one.
     std::int64_t textQuery(std::string const& sqlText) {
@@ -455,13 +491,18 @@ public:
         return rows;
     }
 
-    std::int64_t beginWriteWithQuery(std::string const& sqlText, std::vector<Param> const& params,
-                                     Rows& out) override {
-        if (inlineSize(params) > kPipelineBytes) return sql::Conn::beginWriteWithQuery(sqlText, params, out);
+    std::int64_t beginWriteWithQueries(std::vector<sql::Statement> const& qs,
+                                       std::vector<Rows>& out) override {
+        std::size_t bytes = 0;
+        for (auto const& q : qs) bytes += q.sql.size() + inlineSize(q.params);
+        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(qs, out);
         std::string text =
                 "START TRANSACTION; "
-                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1; ";
-        inlineInto(text, sqlText, params);
+                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1";
+        for (auto const& q : qs) {
+            text += "; ";
+            inlineInto(text, q.sql, q.params);
+        }
         _inTxn = true;
         ++sql::roundTrips;
         injectFailure(sql::failNextBegins);
@@ -471,7 +512,7 @@ public:
         while (true) {
             MYSQL_RES* res = mysql_store_result(_my);
             if (res != nullptr) {
-                out = textRows(res);
+                out.push_back(textRows(res));
                 mysql_free_result(res);
             } else if (mysql_field_count(_my) != 0) {
                 failConn();
@@ -486,6 +527,7 @@ public:
             if (st == -1) break;
             if (st > 0) failConn();
         }
+        if (out.size() != qs.size()) throw DbError(ErrKind::Other, 0, "missing query results");
         return rev;
     }
 
@@ -516,23 +558,26 @@ public:
     }
     void injectCommitFailure() { injectFailure(sql::failNextCommits); }
 
-    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
+    std::int64_t fastPut(std::string_view key, std::string_view parent, int depth,
+                         std::string_view value, bool create, std::int64_t expectVersion,
                          std::string_view client, std::int64_t& rev) override {
         if (!_noProc) {
             // The stored procedure of schema/mysql (one statement, pre-parsed).
-            std::vector<Param> ps{Param::blob(key), Param::blob(value),
-                                  Param::integer(expectVersion), Param::blob(client)};
+            std::vector<Param> ps{Param::blob(key),         Param::blob(parent),
+                                  Param::integer(depth),    Param::blob(value),
+                                  Param::integer(create ? 1 : 0), Param::integer(expectVersion),
+                                  Param::blob(client)};
             _inTxn = true;
             injectCommitFailure();
             Rows rows;
             try {
-                rows = query("CALL qcss_set_existing(?, ?, ?, ?)", ps);
+                rows = query("CALL qcss_put(?, ?, ?, ?, ?, ?, ?)", ps);
             } catch (DbError const& e) {
                 if (e.code() == 1305 /* no such procedure */ ||
                     e.code() == 1370 /* no EXECUTE privilege */) {
                     _noProc = true;  // the multi-statement path below
                     rollback();
-                    return fastSet(key, value, expectVersion, client, rev);
+                    return fastPut(key, parent, depth, value, create, expectVersion, client, rev);
                 }
                 if (e.kind() == ErrKind::Lost)
                     throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
@@ -543,6 +588,13 @@ public:
             rev = rows[0][0].i;
             return rows[0][0].i > 0 ? rows[0][1].i : 0;
         }
+        if (create) return -1;
+        return fastSet(key, value, expectVersion, client, rev);
+    }
+
+    /// Without the procedure: overwrite an existing key in one multi-statement.
+    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
+                         std::string_view client, std::int64_t& rev) {
         std::vector<Param> kp{Param::blob(key)};
         std::vector<Param> vp{Param::blob(value)};
         std::vector<Param> cp{Param::blob(client)};
@@ -658,12 +710,12 @@ public:
 
 private:
     MYSQL* _my = nullptr;
-    std::map<std::string, std::unique_ptr<Stmt>> _cache;
+    std::unordered_map<std::string, std::unique_ptr<Stmt>> _cache;
     std::int64_t _affected = 0;
     std::int64_t _insertId = 0;
     bool _inTxn = false;
     bool _broken = false;
-    bool _noProc = false;  // qcss_set_existing missing or not allowed
+    bool _noProc = false;  // qcss_put missing or not allowed
 };
 
 class MysqlDriver : public sql::Driver {

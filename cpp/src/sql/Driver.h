@@ -119,6 +119,15 @@ public:
     /// Run a statement (prepared once per connection and reused) with
     /// `params`; returns the rows of a query (empty for other statements).
     virtual Rows query(std::string const& sql, std::vector<Param> const& params) = 0;
+    /// A query returning at most one row of one column (a point get): true
+    /// and the value in `out` if there is a row. Drivers may avoid building Rows.
+    virtual bool queryValue(std::string const& sql, std::vector<Param> const& params,
+                            std::string& out) {
+        Rows rows = query(sql, params);
+        if (rows.empty()) return false;
+        out = std::move(rows[0].at(0).s);
+        return true;
+    }
     /// Run a statement; returns the number of rows it changed (found).
     virtual std::int64_t exec(std::string const& sql, std::vector<Param> const& params) = 0;
     /// Run a statement without parameters and without preparing it
@@ -137,12 +146,13 @@ public:
     virtual void commit() = 0;
     /// Roll back; never throws (a broken connection is marked broken).
     virtual void rollback() noexcept = 0;
-    /// beginWrite() and then query(sql, params), in one round trip if the
-    /// driver can (MySQL sends both as one multi-statement).
-    virtual std::int64_t beginWriteWithQuery(std::string const& sql,
-                                             std::vector<Param> const& params, Rows& out) {
+    /// beginWrite() and then the queries `qs` (their rows in `out`, in
+    /// order), in one round trip if the driver can (MySQL sends all of them
+    /// as one multi-statement).
+    virtual std::int64_t beginWriteWithQueries(std::vector<Statement> const& qs,
+                                               std::vector<Rows>& out) {
         std::int64_t const rev = beginWrite();
-        out = query(sql, params);
+        for (auto const& q : qs) out.push_back(query(q.sql, q.params));
         return rev;
     }
     /// Run `stmts` then COMMIT, in as few round trips as the driver can. A
@@ -152,14 +162,15 @@ public:
         for (auto const& s : stmts) exec(s.sql, s.params);
         commit();
     }
-    /// Optional one-round-trip overwrite of an existing key (the common
-    /// set()): bump the revision, update the row (if its version is
-    /// `expectVersion`, when >= 0), log the Put and commit, all in one round
-    /// trip; or change nothing when the key is absent or the version differs.
-    /// Returns the new version and sets `rev`, or 0 when it changed nothing
-    /// (the core then runs the general path, which reports why), or -1 when
-    /// the driver has no such path.
-    virtual std::int64_t fastSet(std::string_view /*key*/, std::string_view /*value*/,
+    /// Optional one-round-trip write of one key without a lease: take the
+    /// revision lock; `create` false (set): overwrite the key if it exists
+    /// (with version `expectVersion` when >= 0); otherwise, or with `create`,
+    /// insert it if absent and its parent `parent` exists; log the Put and
+    /// commit. Returns the new version and sets `rev`; 0 when it changed
+    /// nothing (the core then runs the general path, which creates parents or
+    /// reports why); -1 when the driver has no such path.
+    virtual std::int64_t fastPut(std::string_view /*key*/, std::string_view /*parent*/,
+                                 int /*depth*/, std::string_view /*value*/, bool /*create*/,
                                  std::int64_t /*expectVersion*/, std::string_view /*client*/,
                                  std::int64_t& /*rev*/) {
         return -1;

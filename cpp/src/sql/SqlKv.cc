@@ -592,12 +592,16 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return r;
         });
     }
-    if (ops.size() == 1 && ops[0].type == Op::Type::Set && ops[0].lease == 0) {
-        // Overwriting an existing key: one round trip where the driver can.
+    if (ops.size() == 1 && ops[0].lease == 0 &&
+        (ops[0].type == Op::Type::Set || (ops[0].type == Op::Type::Create && ops[0].key != "/"))) {
+        // One key whose parent exists: one round trip where the driver can.
         Op const& op = ops[0];
+        bool const create = op.type == Op::Type::Create;
+        std::string const parent = op.key == "/" ? std::string("/") : parentKey(op.key);
         std::int64_t rev = 0;
-        std::int64_t const v = run("set", [&](Conn& c) {
-            return c.fastSet(op.key, op.value, op.version, _opts.clientId, rev);
+        std::int64_t const v = run(create ? "create" : "set", [&](Conn& c) {
+            return c.fastPut(op.key, parent, keyDepth(op.key), op.value, create, op.version,
+                             _opts.clientId, rev);
         });
         if (v > 0) return CommitResult{rev, {OpResult{op.key, v}}};
     }
@@ -612,9 +616,23 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
                              "qcss_kv WHERE path IN (" + placeholders(n0) + ")";
     return run("commit", [&](Conn& c) {
         Batch b;
-        Rows rows;
-        std::int64_t const rev = c.beginWriteWithQuery(sql0, ps0, rows);
-        absorb(b, paths, n0, rows);
+        std::vector<Rows> rows;
+        std::int64_t rev = c.beginWriteWithQueries(
+                {Statement{sql0, ps0},
+                 Statement{"SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {}}},
+                rows);
+        if (!rows.at(1).empty()) {
+            // Expired leases: their keys go first, in a revision of their own
+            // (as the mem backend does before every writing batch).
+            std::vector<std::int64_t> ids;
+            for (auto& row : rows[1]) ids.push_back(row[0].i);
+            if (reapLeases(c, ids, rev)) {
+                ++rev;
+                c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(rev)});
+            }
+        } else {
+            absorb(b, paths, n0, rows[0]);  // else re-read after the reap
+        }
         CommitResult r = applyOps(c, b, rev, ops, false);
         c.execAndCommit(b.writes);
         return r;
@@ -626,9 +644,10 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
 std::string SqlKv::get(std::string const& key) {
     validateKey(key);
     return run("get", [&](Conn& c) {
-        Rows rows = c.query("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)});
-        if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
-        return std::move(rows[0][0].s);
+        std::string value;
+        if (!c.queryValue("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)}, value))
+            throw NoSuchKey("key " + q(key) + " does not exist");
+        return value;
     });
 }
 
@@ -889,9 +908,10 @@ bool SqlKv::leaseKeepAlive(std::int64_t leaseId) {
     });
 }
 
-std::int64_t SqlKv::deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& ids) {
-    // Called with the writers' lock held (beginWriteNoBump). Returns the
-    // revision taken, 0 if no key was bound.
+bool SqlKv::reapLeases(Conn& c, std::vector<std::int64_t> const& ids, std::int64_t rev) {
+    // With the writers' lock held: delete the keys bound to the leases `ids`
+    // (and their subtrees) at revision `rev`, and the leases themselves.
+    // Returns true if any key was deleted (the caller then owns `rev`).
     std::vector<Op> ops;
     for (std::size_t off = 0; off < ids.size(); off += kInChunk) {
         std::size_t const n = std::min(kInChunk, ids.size() - off);
@@ -900,25 +920,22 @@ std::int64_t SqlKv::deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& id
         Rows rows = c.query("SELECT path FROM qcss_kv WHERE lease_id IN (" + placeholders(n) + ")",
                             ps);
         for (auto& r : rows) ops.push_back(Op{Op::Type::Delete, std::move(r[0].s), {}, -1, 0});
+        c.exec("DELETE FROM qcss_leases WHERE id IN (" + placeholders(n) + ")", ps);
     }
-    if (ops.empty()) return 0;
+    if (ops.empty()) return false;
     std::sort(ops.begin(), ops.end(), [](Op const& a, Op const& b) { return a.key < b.key; });
-    std::int64_t const rev =
-            c.query("SELECT revision FROM qcss_meta WHERE id = 1", {}).at(0).at(0).i + 1;
     Batch b;
     applyOps(c, b, rev, ops, true);
     for (auto const& st : b.writes) c.exec(st.sql, st.params);
-    c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(rev)});
-    return rev;
+    return true;
 }
 
 void SqlKv::leaseRevoke(std::int64_t leaseId) {
     checkWritable("revoke a lease");
     run("leaseRevoke", [&](Conn& c) {
         std::int64_t const cur = c.beginWriteNoBump();
-        deleteLeaseKeys(c, {leaseId});
-        c.exec("DELETE FROM qcss_leases WHERE id = ?", {Param::integer(leaseId)});
-        (void)cur;
+        if (reapLeases(c, {leaseId}, cur + 1))
+            c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
         c.commit();
     });
 }
@@ -928,20 +945,10 @@ std::int64_t SqlKv::reapExpiredLeases() {
     return run("reapExpiredLeases", [&](Conn& c) {
         std::int64_t const cur = c.beginWriteNoBump();
         Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
-        if (rows.empty()) {
-            c.commit();
-            return std::int64_t(0);
-        }
         std::vector<std::int64_t> ids;
         for (auto& r : rows) ids.push_back(r[0].i);
-        deleteLeaseKeys(c, ids);
-        for (std::size_t off = 0; off < ids.size(); off += kInChunk) {
-            std::size_t const n = std::min(kInChunk, ids.size() - off);
-            std::vector<Param> ps;
-            for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::integer(ids[off + i]));
-            c.exec("DELETE FROM qcss_leases WHERE id IN (" + placeholders(n) + ")", ps);
-        }
-        (void)cur;
+        if (!ids.empty() && reapLeases(c, ids, cur + 1))
+            c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
         c.commit();
         return static_cast<std::int64_t>(ids.size());
     });

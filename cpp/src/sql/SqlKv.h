@@ -95,7 +95,7 @@ private:
                           bool lenient);
     void buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out);
     std::vector<std::string> prefetchPaths(std::vector<Op> const& ops) const;
-    std::int64_t deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& leaseIds);
+    bool reapLeases(Conn& c, std::vector<std::int64_t> const& leaseIds, std::int64_t rev);
     [[noreturn]] void translate(DbError const& e, char const* what) const;
 
     std::unique_ptr<Driver> _driver;
