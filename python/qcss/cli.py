@@ -259,5 +259,9 @@ def main() -> None:
     cli(prog_name="css-admin")
 
 
+# Verbs of other modules: imported last (they use the helpers above), each adds
+# its commands to `cli` with cli.add_command(), whichever module is imported first.
+from qcss import cli_lock  # noqa: E402, F401
+
 if __name__ == "__main__":
     main()
