@@ -130,7 +130,9 @@ pass_ctx = click.make_pass_decorator(Ctx)
 @click.pass_context
 def cli(cctx: click.Context, url: str | None, output: str, read_only: bool) -> None:
     """Administer a qcss Central State System store."""
-    cctx.obj = Ctx(url=url, output=output, read_only=read_only)
+    # An embedding program (or a test) may hand over an open store as `obj`.
+    given = cctx.obj if isinstance(cctx.obj, qcss.KvInterface) else None
+    cctx.obj = Ctx(url=url, output=output, read_only=read_only, _kv=given)
 
 
 @cli.command()

@@ -124,7 +124,10 @@ int keyDepth(std::string_view key) noexcept {
 
 std::string printableKey(std::string_view key) {
     std::string out;
-    std::size_t const shown = key.size() > 200 ? 200 : key.size();
+    std::size_t shown = key.size() > 200 ? 200 : key.size();
+    // Never cut a UTF-8 character in two: messages must stay valid UTF-8.
+    while (shown < key.size() && shown > 0 && (static_cast<unsigned char>(key[shown]) & 0xC0) == 0x80)
+        --shown;
     out.reserve(shown);
     bool const utf8 = isValidUtf8(key);
     for (std::size_t i = 0; i < shown; ++i) {

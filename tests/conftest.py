@@ -1,0 +1,83 @@
+"""Shared fixtures: one store per test on every backend.
+
+``kv`` is parametrized over BACKENDS; every test that takes it runs once per
+backend. ``store`` gives the URL and a way to reopen the same store (e.g.
+read-only), so tests need not know which backend they run on.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import qcss
+
+FIXTURES = Path(__file__).parent / "fixtures"
+QSERV_JSON = FIXTURES / "qserv" / "kvmap-2017.json"
+QSERV_TSV = FIXTURES / "qserv" / "kvmap-2017.tsv"
+
+BACKENDS = ["mem"]
+
+
+@dataclass
+class Store:
+    """A fresh store of one backend for one test."""
+
+    backend: str
+    url: str
+    tmp: Path
+
+    def with_params(self, **params: str) -> str:
+        sep = "&" if "?" in self.url else "?"
+        return self.url + sep + urllib.parse.urlencode(params)
+
+    def open(self, readOnly: bool = False, **params: str) -> qcss.KvInterface:
+        return qcss.open(self.with_params(**params) if params else self.url, readOnly=readOnly)
+
+    def reopen(self, kv: qcss.KvInterface, readOnly: bool = False) -> qcss.KvInterface:
+        """The same data through a new handle. An in-memory store cannot be
+        shared, so for mem the data travels through a Qserv dump file."""
+        if self.backend != "mem":
+            return self.open(readOnly=readOnly)
+        path = self.tmp / "reopen.json"
+        path.write_text(kv.dumpKV(), encoding="utf-8")
+        return qcss.open(f"mem://{path}", readOnly=readOnly)
+
+
+def make_store(backend: str, tmp: Path) -> Iterator[Store]:
+    if backend == "mem":
+        yield Store(backend, "mem://", tmp)
+        return
+    raise AssertionError(f"unknown backend {backend}")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from make_store(request.param, tmp_path)
+
+
+@pytest.fixture
+def kv(store: Store) -> qcss.KvInterface:
+    return store.open()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the user's real default store."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    if "QCSS_URL" in os.environ:
+        monkeypatch.delenv("QCSS_URL")
+
+
+def read_tsv(path: Path) -> dict[str, bytes]:
+    """Qserv's old TSV dump (key<TAB>value, \\N for empty): the test's own reader."""
+    out: dict[str, bytes] = {}
+    for line in path.read_bytes().decode("utf-8").splitlines():
+        key, _, value = line.partition("\t")
+        out[key] = b"" if value == "\\N" else value.encode("utf-8")
+    return out
