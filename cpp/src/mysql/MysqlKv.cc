@@ -1,0 +1,589 @@
+// qcss: mysql/MysqlKv.cc -- the MySQL/MariaDB driver of the SQL core (MariaDB
+// Connector/C prepared statements), and openMysql.
+//
+// URL: mysql://[user[:password]@]host[:port]/database[?options]
+//   socket=/path            connect through a Unix socket
+//   read_default_file=F     option file (~/.my.cnf style) for user/password/host...
+//   read_default_group=G    group read in it (default: client)
+//   ssl_ca, ssl_cert, ssl_key, ssl_verify=0|1     TLS
+//   connect_timeout, read_timeout, write_timeout  seconds
+//   retry_timeout           seconds to keep retrying transient errors (10)
+//   pool_size               connections shared by the threads (4)
+// Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
+//
+// Sessions run with autocommit on and READ COMMITTED: a read is one statement
+// (one round trip, consistent by itself); a writer opens a transaction and
+// takes the revision lock in the same round trip
+// ("START TRANSACTION; UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1)").
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "core/Backends.h"
+#include "mysql/MysqlAdmin.h"
+#include "core/Url.h"
+#include "qcss/Open.h"
+#include "qcss/SchemaFiles.h"
+#include "sql/SqlKv.h"
+
+namespace qcss::detail {
+
+namespace {
+
+using sql::Cell;
+using sql::DbError;
+using sql::ErrKind;
+using sql::Param;
+using sql::Row;
+using sql::Rows;
+
+ErrKind classify(unsigned code) {
+    switch (code) {
+        case ER_LOCK_DEADLOCK: return ErrKind::Deadlock;
+        case ER_LOCK_WAIT_TIMEOUT: return ErrKind::LockTimeout;
+        case CR_SERVER_GONE_ERROR:
+        case CR_SERVER_LOST:
+        case CR_SERVER_LOST_EXTENDED:
+        case ER_CONNECTION_KILLED:
+        case ER_SERVER_SHUTDOWN:
+        case ER_QUERY_INTERRUPTED:
+        case 4031:  // ER_CLIENT_INTERACTION_TIMEOUT
+            return ErrKind::Lost;
+        case CR_CONNECTION_ERROR:
+        case CR_CONN_HOST_ERROR:
+        case CR_UNKNOWN_HOST:
+        case ER_CON_COUNT_ERROR:
+        case ER_TOO_MANY_USER_CONNECTIONS:
+            return ErrKind::Connect;
+        case ER_ACCESS_DENIED_ERROR:
+        case ER_DBACCESS_DENIED_ERROR:
+        case ER_TABLEACCESS_DENIED_ERROR:
+        case ER_COLUMNACCESS_DENIED_ERROR:
+        case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+        case 1698:  // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+            return ErrKind::Auth;
+        case ER_DUP_ENTRY: return ErrKind::Duplicate;
+        case ER_NET_PACKET_TOO_LARGE:
+        case CR_NET_PACKET_TOO_LARGE:
+        case ER_WARN_ALLOWED_PACKET_OVERFLOWED:
+        case ER_DATA_TOO_LONG:
+            return ErrKind::TooLarge;
+        case ER_NO_SUCH_TABLE:
+        case ER_BAD_DB_ERROR:
+            return ErrKind::NoSchema;
+        default: return ErrKind::Other;
+    }
+}
+
+struct Settings {
+    std::string host, user, password, database, socket;
+    bool hasUser = false, hasPassword = false;
+    unsigned port = 0;
+    std::string defaultFile, defaultGroup;
+    std::string sslCa, sslCert, sslKey;
+    bool sslVerify = false, ssl = false;
+    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0;
+    bool readOnly = false;
+    std::string maskedUrl;
+};
+
+struct Stmt {
+    MYSQL_STMT* st = nullptr;
+    unsigned nparams = 0;
+    unsigned ncols = 0;
+    std::vector<MYSQL_BIND> params;
+    std::vector<MYSQL_BIND> results;
+    std::vector<enum_field_types> colTypes;  // bound type per column
+    std::vector<std::vector<char>> buffers;
+    std::vector<unsigned long> lengths;
+    std::vector<my_bool> nulls;
+    std::vector<my_bool> errors;
+    std::vector<std::int64_t> ints;
+    std::vector<double> doubles;
+    std::vector<unsigned long> paramLengths;
+    ~Stmt() {
+        if (st != nullptr) mysql_stmt_close(st);
+    }
+};
+
+class MysqlConn : public sql::Conn {
+public:
+    explicit MysqlConn(Settings const& s) {
+        _my = mysql_init(nullptr);
+        if (_my == nullptr) throw DbError(ErrKind::Other, 0, "mysql_init failed (out of memory)");
+        my_bool off = 0;
+        mysql_optionsv(_my, MYSQL_OPT_RECONNECT, &off);  // the core reconnects and retries
+        mysql_optionsv(_my, MYSQL_OPT_CONNECT_TIMEOUT, &s.connectTimeout);
+        if (s.readTimeout > 0) mysql_optionsv(_my, MYSQL_OPT_READ_TIMEOUT, &s.readTimeout);
+        if (s.writeTimeout > 0) mysql_optionsv(_my, MYSQL_OPT_WRITE_TIMEOUT, &s.writeTimeout);
+        unsigned long maxPacket = 1024ul * 1024ul * 1024ul;
+        mysql_optionsv(_my, MYSQL_OPT_MAX_ALLOWED_PACKET, &maxPacket);
+        mysql_optionsv(_my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+        if (!s.defaultFile.empty())
+            mysql_optionsv(_my, MYSQL_READ_DEFAULT_FILE, s.defaultFile.c_str());
+        if (!s.defaultGroup.empty() || !s.defaultFile.empty())
+            mysql_optionsv(_my, MYSQL_READ_DEFAULT_GROUP,
+                           s.defaultGroup.empty() ? "client" : s.defaultGroup.c_str());
+        if (s.ssl) {
+            if (!s.sslCa.empty()) mysql_optionsv(_my, MYSQL_OPT_SSL_CA, s.sslCa.c_str());
+            if (!s.sslCert.empty()) mysql_optionsv(_my, MYSQL_OPT_SSL_CERT, s.sslCert.c_str());
+            if (!s.sslKey.empty()) mysql_optionsv(_my, MYSQL_OPT_SSL_KEY, s.sslKey.c_str());
+            my_bool enforce = 1;
+            mysql_optionsv(_my, MYSQL_OPT_SSL_ENFORCE, &enforce);
+            my_bool verify = s.sslVerify ? 1 : 0;
+            mysql_optionsv(_my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+        }
+        unsigned long const flags = CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS;
+        char const* host = s.socket.empty() ? (s.host.empty() ? nullptr : s.host.c_str())
+                                            : "localhost";
+        if (mysql_real_connect(_my, host, s.hasUser ? s.user.c_str() : nullptr,
+                               s.hasPassword ? s.password.c_str() : nullptr,
+                               s.database.empty() ? nullptr : s.database.c_str(), s.port,
+                               s.socket.empty() ? nullptr : s.socket.c_str(), flags) == nullptr) {
+            unsigned const code = mysql_errno(_my);
+            std::string msg = mysql_error(_my);
+            mysql_close(_my);
+            _my = nullptr;
+            ErrKind k = classify(code);
+            if (k == ErrKind::Lost || k == ErrKind::Other) k = ErrKind::Connect;
+            if (code == ER_BAD_DB_ERROR) {
+                k = ErrKind::NoSchema;
+                msg += " (create the database, then run `css-admin schema init`)";
+            }
+            throw DbError(k, static_cast<int>(code), msg);
+        }
+        execDirect("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+    }
+    ~MysqlConn() override {
+        _cache.clear();
+        if (_my != nullptr) mysql_close(_my);
+    }
+
+    [[noreturn]] void fail(unsigned code, char const* msg) {
+        ErrKind const k = classify(code);
+        if (k == ErrKind::Lost) _broken = true;
+        throw DbError(k, static_cast<int>(code), msg);
+    }
+    [[noreturn]] void failConn() { fail(mysql_errno(_my), mysql_error(_my)); }
+    [[noreturn]] void failStmt(Stmt& s) {
+        unsigned const code = mysql_stmt_errno(s.st);
+        std::string const msg = mysql_stmt_error(s.st);
+        fail(code, msg.c_str());
+    }
+
+    Stmt& prepare(std::string const& sqlText) {
+        auto it = _cache.find(sqlText);
+        if (it != _cache.end()) return *it->second;
+        if (_cache.size() > 200) _cache.clear();
+        auto s = std::make_unique<Stmt>();
+        s->st = mysql_stmt_init(_my);
+        if (s->st == nullptr) failConn();
+        if (mysql_stmt_prepare(s->st, sqlText.data(), sqlText.size()) != 0) failStmt(*s);
+        s->nparams = mysql_stmt_param_count(s->st);
+        s->params.resize(s->nparams);
+        s->ints.resize(s->nparams);
+        s->doubles.resize(s->nparams);
+        s->paramLengths.resize(s->nparams);
+        if (MYSQL_RES* meta = mysql_stmt_result_metadata(s->st)) {
+            s->ncols = mysql_num_fields(meta);
+            MYSQL_FIELD* fields = mysql_fetch_fields(meta);
+            s->results.assign(s->ncols, MYSQL_BIND{});
+            s->colTypes.resize(s->ncols);
+            s->buffers.resize(s->ncols);
+            s->lengths.assign(s->ncols, 0);
+            s->nulls.assign(s->ncols, 0);
+            s->errors.assign(s->ncols, 0);
+            for (unsigned i = 0; i < s->ncols; ++i) {
+                MYSQL_BIND& b = s->results[i];
+                switch (fields[i].type) {
+                    case MYSQL_TYPE_TINY:
+                    case MYSQL_TYPE_SHORT:
+                    case MYSQL_TYPE_INT24:
+                    case MYSQL_TYPE_LONG:
+                    case MYSQL_TYPE_LONGLONG:
+                        s->colTypes[i] = MYSQL_TYPE_LONGLONG;
+                        s->buffers[i].resize(sizeof(std::int64_t));
+                        break;
+                    case MYSQL_TYPE_FLOAT:
+                    case MYSQL_TYPE_DOUBLE:
+                    case MYSQL_TYPE_DECIMAL:
+                    case MYSQL_TYPE_NEWDECIMAL:
+                        s->colTypes[i] = MYSQL_TYPE_DOUBLE;
+                        s->buffers[i].resize(sizeof(double));
+                        break;
+                    default:
+                        s->colTypes[i] = MYSQL_TYPE_BLOB;
+                        s->buffers[i].resize(1024);
+                }
+                b.buffer_type = s->colTypes[i];
+                b.buffer = s->buffers[i].data();
+                b.buffer_length = s->buffers[i].size();
+                b.length = &s->lengths[i];
+                b.is_null = &s->nulls[i];
+                b.error = &s->errors[i];
+            }
+            mysql_free_result(meta);
+        }
+        Stmt& ref = *s;
+        _cache.emplace(sqlText, std::move(s));
+        return ref;
+    }
+
+    void execute(Stmt& s, std::vector<Param> const& params) {
+        if (params.size() != s.nparams)
+            throw DbError(ErrKind::Other, 0, "parameter count mismatch");
+        for (unsigned i = 0; i < s.nparams; ++i) {
+            MYSQL_BIND& b = s.params[i];
+            b = MYSQL_BIND{};
+            auto const& p = params[i];
+            switch (p.kind) {
+                case Param::Kind::Null: b.buffer_type = MYSQL_TYPE_NULL; break;
+                case Param::Kind::Int:
+                    s.ints[i] = p.i;
+                    b.buffer_type = MYSQL_TYPE_LONGLONG;
+                    b.buffer = &s.ints[i];
+                    break;
+                case Param::Kind::Double:
+                    s.doubles[i] = p.d;
+                    b.buffer_type = MYSQL_TYPE_DOUBLE;
+                    b.buffer = &s.doubles[i];
+                    break;
+                case Param::Kind::Blob:
+                    b.buffer_type = MYSQL_TYPE_BLOB;
+                    b.buffer = const_cast<char*>(p.s.data());
+                    s.paramLengths[i] = static_cast<unsigned long>(p.s.size());
+                    b.buffer_length = s.paramLengths[i];
+                    b.length = &s.paramLengths[i];
+                    break;
+            }
+        }
+        if (s.nparams > 0 && mysql_stmt_bind_param(s.st, s.params.data()) != 0) failStmt(s);
+        if (mysql_stmt_execute(s.st) != 0) failStmt(s);
+    }
+
+    Rows query(std::string const& sqlText, std::vector<Param> const& params) override {
+        Stmt& s = prepare(sqlText);
+        execute(s, params);
+        Rows rows;
+        if (s.ncols == 0) {
+            _affected = static_cast<std::int64_t>(mysql_stmt_affected_rows(s.st));
+            _insertId = static_cast<std::int64_t>(mysql_stmt_insert_id(s.st));
+            return rows;
+        }
+        for (unsigned i = 0; i < s.ncols; ++i) {  // buffers may have been resized
+            s.results[i].buffer = s.buffers[i].data();
+            s.results[i].buffer_length = s.buffers[i].size();
+        }
+        if (mysql_stmt_bind_result(s.st, s.results.data()) != 0) failStmt(s);
+        while (true) {
+            int const rc = mysql_stmt_fetch(s.st);
+            if (rc == MYSQL_NO_DATA) break;
+            if (rc == 1) failStmt(s);
+            Row row(s.ncols);
+            for (unsigned i = 0; i < s.ncols; ++i) {
+                Cell& c = row[i];
+                if (s.nulls[i]) continue;
+                c.null = false;
+                if (s.colTypes[i] == MYSQL_TYPE_LONGLONG) {
+                    std::memcpy(&c.i, s.buffers[i].data(), sizeof c.i);
+                    c.d = static_cast<double>(c.i);
+                } else if (s.colTypes[i] == MYSQL_TYPE_DOUBLE) {
+                    std::memcpy(&c.d, s.buffers[i].data(), sizeof c.d);
+                    c.i = static_cast<std::int64_t>(c.d);
+                } else {
+                    unsigned long const len = s.lengths[i];
+                    if (len <= s.buffers[i].size()) {
+                        c.s.assign(s.buffers[i].data(), len);
+                    } else {
+                        c.s.resize(len);
+                        MYSQL_BIND b{};
+                        b.buffer_type = MYSQL_TYPE_BLOB;
+                        b.buffer = c.s.data();
+                        b.buffer_length = len;
+                        unsigned long got = 0;
+                        b.length = &got;
+                        if (mysql_stmt_fetch_column(s.st, &b, i, 0) != 0) failStmt(s);
+                    }
+                }
+            }
+            rows.push_back(std::move(row));
+        }
+        mysql_stmt_free_result(s.st);
+        return rows;
+    }
+
+    std::int64_t exec(std::string const& sqlText, std::vector<Param> const& params) override {
+        query(sqlText, params);
+        return _affected;
+    }
+
+    /// A text statement (possibly several, ';'-separated, without parameters);
+    /// consumes every result. Returns the insert id of the last one.
+    std::int64_t textQuery(std::string const& sqlText) {
+        if (mysql_real_query(_my, sqlText.data(), sqlText.size()) != 0) failConn();
+        std::int64_t id = 0;
+        while (true) {
+            if (MYSQL_RES* r = mysql_store_result(_my)) mysql_free_result(r);
+            else if (mysql_field_count(_my) != 0) failConn();
+            id = static_cast<std::int64_t>(mysql_insert_id(_my));
+            _affected = static_cast<std::int64_t>(mysql_affected_rows(_my));
+            int const st = mysql_next_result(_my);
+            if (st == -1) break;
+            if (st > 0) failConn();
+        }
+        return id;
+    }
+
+    void execDirect(std::string const& sqlText) override { textQuery(sqlText); }
+
+    std::int64_t beginWrite() override {
+        _inTxn = true;
+        std::int64_t const rev = textQuery(
+                "START TRANSACTION; "
+                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1");
+        if (_affected != 1) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+        return rev;
+    }
+    std::int64_t beginWriteNoBump() override {
+        _inTxn = true;
+        textQuery("START TRANSACTION");
+        Rows r = query("SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE", {});
+        if (r.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+        return r[0][0].i;
+    }
+    void beginRead() override {
+        _inTxn = true;
+        textQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+                  "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+    }
+    void commit() override {
+        textQuery("COMMIT");
+        _inTxn = false;
+    }
+    void rollback() noexcept override {
+        if (!_inTxn) return;
+        _inTxn = false;
+        if (_broken) return;
+        if (mysql_real_query(_my, "ROLLBACK", 8) != 0) {
+            _broken = true;
+            return;
+        }
+        // Drain any pending result.
+        do {
+            if (MYSQL_RES* r = mysql_store_result(_my)) mysql_free_result(r);
+        } while (mysql_next_result(_my) == 0);
+    }
+    std::int64_t lastInsertId() override { return _insertId; }
+    bool usable() const noexcept override { return _my != nullptr && !_broken; }
+
+    std::int64_t scalar(std::string const& sqlText) {
+        Rows r = query(sqlText, {});
+        return r.empty() || r[0].empty() ? 0 : r[0][0].i;
+    }
+
+private:
+    MYSQL* _my = nullptr;
+    std::map<std::string, std::unique_ptr<Stmt>> _cache;
+    std::int64_t _affected = 0;
+    std::int64_t _insertId = 0;
+    bool _inTxn = false;
+    bool _broken = false;
+};
+
+class MysqlDriver : public sql::Driver {
+public:
+    explicit MysqlDriver(Settings s) : _s(std::move(s)) {
+        _d.name = "mysql";
+        _d.nowExpr = "UNIX_TIMESTAMP(NOW(6))";
+        _d.kvUpsertTail =
+                " ON DUPLICATE KEY UPDATE depth = VALUES(depth), value = VALUES(value), "
+                "version = VALUES(version), create_rev = VALUES(create_rev), "
+                "mod_rev = VALUES(mod_rev), lease_id = VALUES(lease_id)";
+        _d.maxParams = 30000;
+    }
+    std::unique_ptr<sql::Conn> connect() override { return std::make_unique<MysqlConn>(_s); }
+    sql::Dialect const& dialect() const noexcept override { return _d; }
+    std::size_t maxStatementBytes() const noexcept override { return _maxPacket; }
+    void setMaxPacket(std::size_t n) { _maxPacket = n; }
+
+private:
+    Settings _s;
+    sql::Dialect _d;
+    std::size_t _maxPacket = 16u << 20;
+};
+
+unsigned seconds(Url const& url, char const* name, unsigned dflt, std::string const& masked) {
+    return static_cast<unsigned>(sql::urlSeconds(url.param(name), dflt, name, masked));
+}
+
+Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) {
+    Settings s;
+    s.maskedUrl = masked;
+    s.readOnly = readOnly;
+    s.host = url.host;
+    s.port = static_cast<unsigned>(url.port);
+    s.database = url.path.empty() ? std::string() : url.path.substr(1);
+    if (s.database.empty())
+        throw ConfigError("mysql URL without a database: " + masked +
+                          " (expected mysql://user@host:port/database)");
+    if (!url.user.empty()) {
+        s.user = url.user;
+        s.hasUser = true;
+    }
+    if (url.hasPassword) {
+        s.password = url.password;
+        s.hasPassword = true;
+    } else if (char const* p = std::getenv("QCSS_MYSQL_PASSWORD"); p != nullptr) {
+        s.password = p;
+        s.hasPassword = true;
+    } else if (char const* p2 = std::getenv("MYSQL_PWD"); p2 != nullptr) {
+        s.password = p2;
+        s.hasPassword = true;
+    }
+    s.socket = url.param("socket");
+    s.defaultFile = url.param("read_default_file");
+    if (s.defaultFile.rfind("~/", 0) == 0) {
+        char const* home = std::getenv("HOME");
+        s.defaultFile = std::string(home ? home : "") + s.defaultFile.substr(1);
+    }
+    s.defaultGroup = url.param("read_default_group");
+    s.sslCa = url.param("ssl_ca");
+    s.sslCert = url.param("ssl_cert");
+    s.sslKey = url.param("ssl_key");
+    std::string const v = url.param("ssl_verify");
+    s.sslVerify = v == "1" || v == "true" || v == "yes";
+    std::string const ssl = url.param("ssl");
+    s.ssl = !s.sslCa.empty() || !s.sslCert.empty() || !s.sslKey.empty() || s.sslVerify ||
+            ssl == "1" || ssl == "true";
+    s.connectTimeout = seconds(url, "connect_timeout", 10, masked);
+    s.readTimeout = seconds(url, "read_timeout", 0, masked);
+    s.writeTimeout = seconds(url, "write_timeout", 0, masked);
+    return s;
+}
+
+[[noreturn]] void openFailed(DbError const& e, std::string const& masked) {
+    std::string const msg = std::string("cannot open ") + masked + ": " + e.what();
+    switch (e.kind()) {
+        case ErrKind::Auth: throw AuthError(msg);
+        case ErrKind::NoSchema: throw SchemaError(msg);
+        default: throw ConnError(msg);
+    }
+}
+
+}  // namespace
+
+/// The statement that creates the schema-version table (the runners' own
+/// bookkeeping; python/qcss/schema.py creates the same).
+char const* const kMysqlVersionTable =
+        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INT NOT NULL PRIMARY KEY, "
+        "dirty TINYINT NOT NULL, applied_at DOUBLE NOT NULL, description VARCHAR(255) NOT NULL) "
+        "ENGINE=InnoDB";
+
+KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
+    StoreOptions opts = commonOptions(url, raw, readOnly);
+    Settings s = settingsFrom(url, opts.url, opts.readOnly);
+    sql::RetryPolicy retry;
+    retry.deadlineSec = sql::urlSeconds(url.param("retry_timeout"), 10.0, "retry_timeout", opts.url);
+    std::size_t const poolSize =
+            static_cast<std::size_t>(std::stoi(url.param("pool_size", "4")));
+    auto driver = std::make_unique<MysqlDriver>(s);
+    std::unique_ptr<sql::Conn> first;
+    try {
+        first = driver->connect();
+        auto* c = static_cast<MysqlConn*>(first.get());
+        // Reads only: a SELECT-only user can open a read-only store.
+        Rows r;
+        try {
+            r = c->query("SELECT version, dirty FROM qcss_schema_version ORDER BY version DESC "
+                         "LIMIT 1",
+                         {});
+        } catch (DbError const& e) {
+            if (e.kind() != ErrKind::NoSchema) throw;
+            throw SchemaError("database " + opts.url + " has no qcss schema: run `css-admin "
+                              "schema init --url " + opts.url + "`");
+        }
+        std::int64_t const v = r.empty() ? 0 : r[0][0].i;
+        bool const dirty = !r.empty() && r[0][1].i != 0;
+        if (r.empty())
+            throw SchemaError("database " + opts.url + " has no qcss schema: run `css-admin "
+                              "schema init --url " + opts.url + "`");
+        if (dirty)
+            throw SchemaError("database " + opts.url + ": the upgrade to schema version " +
+                              std::to_string(v) + " was interrupted (dirty); repair it and run "
+                              "`css-admin schema upgrade --url " + opts.url + "`");
+        if (v < schema::kVersion)
+            throw SchemaError("database " + opts.url + " has schema version " + std::to_string(v) +
+                              ", this library needs " + std::to_string(schema::kVersion) +
+                              ": run `css-admin schema upgrade --url " + opts.url + "`");
+        if (v > schema::kVersion)
+            throw SchemaError("database " + opts.url + " has schema version " + std::to_string(v) +
+                              ", newer than this library's " + std::to_string(schema::kVersion) +
+                              ": upgrade qcss");
+        std::int64_t const maxPacket = c->scalar("SELECT @@max_allowed_packet");
+        driver->setMaxPacket(static_cast<std::size_t>(maxPacket));
+        // A value must fit in one statement with its key and the change-log row.
+        std::size_t const fits = maxPacket > (1 << 16) ? static_cast<std::size_t>(maxPacket) - (1 << 16) : 0;
+        if (fits < opts.maxValueSize) opts.maxValueSize = fits;
+    } catch (DbError const& e) {
+        openFailed(e, opts.url);
+    }
+    return std::make_shared<sql::SqlKv>(std::move(opts), std::move(driver), std::move(first), retry,
+                                        poolSize);
+}
+
+}  // namespace qcss::detail
+
+namespace qcss::detail {
+
+void installMysqlSchema(std::string const& rawUrl) {
+    Url const url = parseUrl(rawUrl);
+    std::string const masked = maskUrl(rawUrl);
+    MysqlConn c(settingsFrom(url, masked, false));
+    c.execDirect(kMysqlVersionTable);
+    for (auto const& f : schema::k_mysql) {
+        std::string const sqlText = f.sql;
+        std::size_t start = 0;
+        while (start < sqlText.size()) {
+            std::size_t end = sqlText.find(";\n", start);
+            if (end == std::string::npos) end = sqlText.size();
+            std::string stmt = sqlText.substr(start, end - start);
+            start = end + 2;
+            // Drop comment lines; skip what is left empty.
+            std::string body;
+            std::size_t p = 0;
+            while (p < stmt.size()) {
+                std::size_t nl = stmt.find('\n', p);
+                if (nl == std::string::npos) nl = stmt.size();
+                std::string const line = stmt.substr(p, nl - p);
+                std::size_t const first = line.find_first_not_of(" \t\r");
+                if (first != std::string::npos && line.compare(first, 2, "--") != 0)
+                    body += line + "\n";
+                p = nl + 1;
+            }
+            if (body.find_first_not_of(" \t\r\n;") == std::string::npos) continue;
+            c.execDirect(body);
+        }
+        c.execDirect("INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
+                     "VALUES (" + std::to_string(f.version) + ", 0, UNIX_TIMESTAMP(NOW(6)), '" +
+                     f.name + "')");
+    }
+}
+
+}  // namespace qcss::detail
+
+namespace qcss::detail {
+
+void mysqlServerExec(std::string const& rawUrl, std::string const& sqlText) {
+    Url url = parseUrl(rawUrl);
+    std::string const masked = maskUrl(rawUrl);
+    url.path = "/mysql";
+    MysqlConn c(settingsFrom(url, masked, false));
+    c.execDirect(sqlText);
+}
+
+}  // namespace qcss::detail

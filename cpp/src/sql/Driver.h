@@ -1,0 +1,139 @@
+// qcss: sql/Driver.h -- the small database driver interface the SQL core is
+// written against (internal).
+//
+// The core (SqlKv) holds all the logic of KvInterface; a driver supplies only
+//  - connections: prepared statements (cached per connection), binding of
+//    int64 / blob / null parameters, fetching rows, transactions;
+//  - error classification (deadlock, lock-wait timeout, lost connection, ...);
+//  - its dialect: the few SQL fragments that differ (upsert, server clock,
+//    taking the revision lock).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qcss::detail::sql {
+
+/// How a database error should be handled by the core.
+enum class ErrKind {
+    Other,          ///< a bug or an unexpected error: reported as CssError
+    Deadlock,       ///< retry the transaction (after backoff)
+    LockTimeout,    ///< retry the transaction (after backoff)
+    Busy,           ///< SQLite busy/locked past busy_timeout: retry
+    Lost,           ///< connection lost: reconnect, retry unless it was a commit
+    Connect,        ///< cannot connect (server down, refused, DNS)
+    Auth,           ///< access denied
+    Duplicate,      ///< duplicate key
+    TooLarge,       ///< packet / value too large for the server
+    NoSchema,       ///< table or database missing
+};
+
+class DbError : public std::runtime_error {
+public:
+    DbError(ErrKind kind, int code, std::string const& msg)
+            : std::runtime_error(msg), _kind(kind), _code(code) {}
+    ErrKind kind() const noexcept { return _kind; }
+    int code() const noexcept { return _code; }
+
+private:
+    ErrKind _kind;
+    int _code;
+};
+
+/// One statement parameter. Blobs are views: the caller keeps the bytes alive
+/// until the statement has run.
+struct Param {
+    enum class Kind { Null, Int, Blob, Double };
+    Kind kind = Kind::Null;
+    std::int64_t i = 0;
+    double d = 0;
+    std::string_view s;
+
+    static Param null() { return Param{}; }
+    static Param integer(std::int64_t v) {
+        Param p;
+        p.kind = Kind::Int;
+        p.i = v;
+        return p;
+    }
+    static Param real(double v) {
+        Param p;
+        p.kind = Kind::Double;
+        p.d = v;
+        return p;
+    }
+    static Param blob(std::string_view v) {
+        Param p;
+        p.kind = Kind::Blob;
+        p.s = v;
+        return p;
+    }
+};
+
+/// One column of a fetched row.
+struct Cell {
+    bool null = true;
+    std::int64_t i = 0;  ///< integer columns
+    double d = 0;        ///< floating-point columns
+    std::string s;       ///< text/blob columns
+};
+using Row = std::vector<Cell>;
+using Rows = std::vector<Row>;
+
+/// The SQL fragments that differ between databases.
+struct Dialect {
+    std::string name;                ///< "sqlite" or "mysql"
+    std::string nowExpr;             ///< server clock, seconds since the epoch (DOUBLE)
+    /// Upsert tail for "INSERT INTO qcss_kv (...) VALUES ..." writing full rows.
+    std::string kvUpsertTail;
+    std::size_t maxParams = 30000;   ///< bound parameters per statement
+};
+
+/// One database connection. Not thread-safe; the core pools them.
+class Conn {
+public:
+    virtual ~Conn() = default;
+
+    /// Run a statement (prepared once per connection and reused) with
+    /// `params`; returns the rows of a query (empty for other statements).
+    virtual Rows query(std::string const& sql, std::vector<Param> const& params) = 0;
+    /// Run a statement; returns the number of rows it changed (found).
+    virtual std::int64_t exec(std::string const& sql, std::vector<Param> const& params) = 0;
+    /// Run a statement without parameters and without preparing it
+    /// (transaction control, session settings, DDL).
+    virtual void execDirect(std::string const& sql) = 0;
+
+    /// Start a read-write transaction that serialises on the revision lock and
+    /// returns the new (not yet committed) revision: the store's revision + 1.
+    /// Every writer takes it first, so revisions are assigned in commit order.
+    virtual std::int64_t beginWrite() = 0;
+    /// Start a read-write transaction without taking a new revision but
+    /// holding the writers' lock; returns the current revision.
+    virtual std::int64_t beginWriteNoBump() = 0;
+    /// Start a consistent read-only transaction.
+    virtual void beginRead() = 0;
+    virtual void commit() = 0;
+    /// Roll back; never throws (a broken connection is marked broken).
+    virtual void rollback() noexcept = 0;
+    /// The last AUTO_INCREMENT / rowid generated on this connection.
+    virtual std::int64_t lastInsertId() = 0;
+
+    /// False once a lost-connection error was seen: the pool drops it.
+    virtual bool usable() const noexcept = 0;
+};
+
+/// Creates connections; one per store.
+class Driver {
+public:
+    virtual ~Driver() = default;
+    virtual std::unique_ptr<Conn> connect() = 0;
+    virtual Dialect const& dialect() const noexcept = 0;
+    /// Largest statement the server accepts, in bytes (0: no limit).
+    virtual std::size_t maxStatementBytes() const noexcept { return 0; }
+};
+
+}  // namespace qcss::detail::sql

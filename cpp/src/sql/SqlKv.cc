@@ -1,0 +1,917 @@
+// qcss: sql/SqlKv.cc -- KvInterface over SQL, written once for every driver.
+#include "sql/SqlKv.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "qcss/Key.h"
+
+namespace qcss::detail::sql {
+
+namespace {
+
+std::string const kEmpty;
+constexpr std::size_t kInChunk = 500;  // keys per "WHERE path IN (...)"
+
+std::string placeholders(std::size_t n) {
+    std::string s;
+    s.reserve(n * 2);
+    for (std::size_t i = 0; i < n; ++i) s += i == 0 ? "?" : ",?";
+    return s;
+}
+
+/// The bounds of the strict descendants of `key`: [lo, hi).
+std::pair<std::string, std::string> subtreeRange(std::string const& key) {
+    if (key == "/") return {"/", "0"};
+    return {key + "/", key + "0"};  // '0' is the byte after '/'
+}
+
+std::string q(std::string const& key) { return "'" + printableKey(key) + "'"; }
+
+}  // namespace
+
+double urlSeconds(std::string const& value, double dflt, std::string const& name,
+                  std::string const& maskedUrl) {
+    if (value.empty()) return dflt;
+    try {
+        std::size_t pos = 0;
+        double const v = std::stod(value, &pos);
+        if (pos != value.size() || v < 0) throw std::invalid_argument(value);
+        return v;
+    } catch (std::exception const&) {
+        throw ConfigError("bad " + name + " '" + value + "' in URL " + maskedUrl +
+                          " (expected seconds)");
+    }
+}
+
+// ---- Pool -------------------------------------------------------------------
+
+std::unique_ptr<Conn> Pool::acquire() {
+    std::unique_lock<std::mutex> lk(_mu);
+    while (true) {
+        if (!_idle.empty()) {
+            auto c = std::move(_idle.back());
+            _idle.pop_back();
+            return c;
+        }
+        if (_total < _max) {
+            ++_total;
+            lk.unlock();
+            try {
+                return _driver.connect();
+            } catch (...) {
+                lk.lock();
+                --_total;
+                _cv.notify_one();
+                throw;
+            }
+        }
+        _cv.wait(lk);
+    }
+}
+
+void Pool::release(std::unique_ptr<Conn> c) {
+    if (!c) return;
+    std::lock_guard<std::mutex> lk(_mu);
+    if (c->usable()) {
+        _idle.push_back(std::move(c));
+    } else {
+        --_total;
+    }
+    _cv.notify_one();
+}
+
+void Pool::adopt(std::unique_ptr<Conn> c) {
+    std::lock_guard<std::mutex> lk(_mu);
+    ++_total;
+    _idle.push_back(std::move(c));
+}
+
+// ---- SqlKv ------------------------------------------------------------------
+
+SqlKv::SqlKv(StoreOptions opts, std::unique_ptr<Driver> driver, std::unique_ptr<Conn> first,
+             RetryPolicy retry, std::size_t poolSize)
+        : KvBase(std::move(opts)),
+          _driver(std::move(driver)),
+          _d(_driver->dialect()),
+          _retry(retry),
+          _pool(*_driver, poolSize) {
+    if (first) _pool.adopt(std::move(first));
+}
+
+SqlKv::~SqlKv() = default;
+
+void SqlKv::translate(DbError const& e, char const* what) const {
+    std::string const msg = std::string(what) + ": " + e.what() + " [" + _opts.url + "]";
+    switch (e.kind()) {
+        case ErrKind::Auth: throw AuthError(msg);
+        case ErrKind::Connect:
+        case ErrKind::Lost: throw ConnError(msg);
+        case ErrKind::Deadlock:
+        case ErrKind::LockTimeout:
+        case ErrKind::Busy:
+            throw ConnError(msg + " (still failing after retrying for " +
+                            std::to_string(static_cast<int>(_retry.deadlineSec)) +
+                            " s; see retry_timeout)");
+        case ErrKind::TooLarge: throw ValueTooLargeError(msg);
+        case ErrKind::NoSchema:
+            throw SchemaError(msg + " -- is the qcss schema installed? run: css-admin schema init");
+        case ErrKind::Duplicate:
+        case ErrKind::Other: break;
+    }
+    throw CssError(msg);
+}
+
+template <class F>
+auto SqlKv::run(char const* what, F&& f) -> decltype(f(std::declval<Conn&>())) {
+    using Clock = std::chrono::steady_clock;
+    auto const start = Clock::now();
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    int attempt = 0;
+    while (true) {
+        std::unique_ptr<Conn> c;
+        try {
+            c = _pool.acquire();
+            if constexpr (std::is_void_v<decltype(f(*c))>) {
+                f(*c);
+                _pool.release(std::move(c));
+                return;
+            } else {
+                auto r = f(*c);
+                _pool.release(std::move(c));
+                return r;
+            }
+        } catch (DbError const& e) {
+            if (c) {
+                c->rollback();
+                _pool.release(std::move(c));
+            }
+            bool const transient = e.kind() == ErrKind::Deadlock ||
+                                   e.kind() == ErrKind::LockTimeout ||
+                                   e.kind() == ErrKind::Busy || e.kind() == ErrKind::Lost ||
+                                   e.kind() == ErrKind::Connect;
+            double const elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+            if (!transient || elapsed >= _retry.deadlineSec) translate(e, what);
+            double const cap =
+                    std::min(_retry.maxDelaySec, _retry.baseDelaySec * double(1u << std::min(attempt, 16)));
+            double const delay =
+                    std::min(std::uniform_real_distribution<double>(0, cap)(rng),
+                             _retry.deadlineSec - elapsed);
+            ++attempt;
+            std::this_thread::sleep_for(std::chrono::duration<double>(std::max(delay, 0.0)));
+        } catch (...) {
+            if (c) {
+                c->rollback();
+                _pool.release(std::move(c));
+            }
+            throw;
+        }
+    }
+}
+
+void SqlKv::commitOrUnknown(Conn& c, std::int64_t rev) {
+    try {
+        c.commit();
+    } catch (DbError const& e) {
+        if (e.kind() == ErrKind::Lost)
+            throw CommitUnknownError("connection lost while committing revision " +
+                                     std::to_string(rev) + " to " + _opts.url +
+                                     ": the outcome is unknown (check revision() and the keys "
+                                     "before retrying): " + e.what());
+        throw;
+    }
+}
+
+// ---- batches ------------------------------------------------------------------
+
+namespace {
+
+struct Ent {
+    bool exists = false;
+    bool dirty = false;  // written by the batch: upsert at the end
+    int depth = 0;
+    std::int64_t version = 0, createRev = 0, modRev = 0, lease = 0;
+    std::string const* value = nullptr;
+};
+
+struct ChangeRow {
+    ChangeKind kind;
+    std::string path;
+    std::string const* value;
+    std::int64_t version;
+};
+
+}  // namespace
+
+struct SqlKv::Batch {
+    std::map<std::string, Ent> st;        // every key the batch looked at
+    std::vector<std::string> deleted;     // subtrees removed (range deletes)
+    std::vector<ChangeRow> changes;
+    std::set<std::int64_t> liveLeases;
+    // unique prefix -> (highest key in the database, all its keys loaded)
+    std::map<std::string, std::pair<std::string, bool>> unique;
+};
+
+void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
+    std::vector<std::string> need;
+    for (auto const& p : paths)
+        if (b.st.find(p) == b.st.end()) need.push_back(p);
+    std::sort(need.begin(), need.end());
+    need.erase(std::unique(need.begin(), need.end()), need.end());
+    for (std::size_t off = 0; off < need.size(); off += kInChunk) {
+        std::size_t const n = std::min(kInChunk, need.size() - off);
+        std::vector<Param> ps;
+        ps.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::blob(need[off + i]));
+        Rows rows = c.query("SELECT path, version, create_rev, mod_rev, lease_id, depth FROM qcss_kv "
+                            "WHERE path IN (" + placeholders(n) + ")", ps);
+        for (std::size_t i = 0; i < n; ++i) b.st.emplace(need[off + i], Ent{});
+        for (auto& r : rows) {
+            Ent& e = b.st[r[0].s];
+            e.exists = true;
+            e.version = r[1].i;
+            e.createRev = r[2].i;
+            e.modRev = r[3].i;
+            e.lease = r[4].i;
+            e.depth = static_cast<int>(r[5].i);
+        }
+    }
+}
+
+CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& ops,
+                             bool lenient) {
+    Batch b;
+    // 1. Load, with a few multi-row reads, every row the batch can look at:
+    //    the keys named, their ancestors, the subtrees it deletes, its leases.
+    std::vector<std::string> paths;
+    std::vector<std::int64_t> leaseIds;
+    for (auto const& op : ops) {
+        std::string const k = op.type == Op::Type::CreateUnique
+                                      ? op.key + std::string(kUniqueDigits, '0')
+                                      : op.key;
+        if (op.type != Op::Type::CreateUnique) paths.push_back(k);
+        if (op.type == Op::Type::Create || op.type == Op::Type::CreateUnique ||
+            op.type == Op::Type::Set) {
+            for (std::string p = k; p != "/";) {
+                p = parentKey(p);
+                paths.push_back(p);
+            }
+        }
+        if (op.lease != 0) leaseIds.push_back(op.lease);
+    }
+    loadRows(c, b, paths);
+    for (auto const& op : ops) {
+        if (op.type != Op::Type::Delete) continue;
+        auto const [lo, hi] = subtreeRange(op.key);
+        Rows rows = c.query(
+                "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM qcss_kv "
+                "WHERE path >= ? AND path < ?",
+                {Param::blob(lo), Param::blob(hi)});
+        for (auto& r : rows) {
+            Ent e;
+            e.exists = true;
+            e.version = r[1].i;
+            e.createRev = r[2].i;
+            e.modRev = r[3].i;
+            e.lease = r[4].i;
+            e.depth = static_cast<int>(r[5].i);
+            b.st.emplace(std::move(r[0].s), e);
+        }
+    }
+    if (!leaseIds.empty()) {
+        std::sort(leaseIds.begin(), leaseIds.end());
+        leaseIds.erase(std::unique(leaseIds.begin(), leaseIds.end()), leaseIds.end());
+        for (std::size_t off = 0; off < leaseIds.size(); off += kInChunk) {
+            std::size_t const n = std::min(kInChunk, leaseIds.size() - off);
+            std::vector<Param> ps;
+            for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::integer(leaseIds[off + i]));
+            Rows rows = c.query("SELECT id FROM qcss_leases WHERE id IN (" + placeholders(n) +
+                                        ") AND expires_at > " + _d.nowExpr,
+                                ps);
+            for (auto& r : rows) b.liveLeases.insert(r[0].i);
+        }
+    }
+
+    // 2. Evaluate the operations in order, each seeing the ones before.
+    CommitResult result;
+    result.revision = rev;
+    auto entry = [&](std::string const& k) -> Ent& {
+        auto it = b.st.find(k);
+        if (it == b.st.end()) {
+            loadRows(c, b, {k});
+            it = b.st.find(k);
+        }
+        return it->second;
+    };
+    auto put = [&](std::string const& k, Ent& e) {
+        e.dirty = true;
+        b.changes.push_back(ChangeRow{ChangeKind::Put, k, e.value, e.version});
+    };
+    auto checkLease = [&](Op const& op, std::string const& k) {
+        if (op.lease != 0 && b.liveLeases.count(op.lease) == 0)
+            throw LeaseExpired("cannot bind key " + q(k) + " to lease " +
+                               std::to_string(op.lease) + ": it has expired or does not exist");
+    };
+    auto makeParents = [&](std::string const& k) {
+        std::vector<std::string> anc;
+        for (std::string p = k; p != "/";) {
+            p = parentKey(p);
+            if (p != "/") anc.push_back(p);
+        }
+        for (auto it = anc.rbegin(); it != anc.rend(); ++it) {
+            Ent& e = entry(*it);
+            if (e.exists) continue;
+            e = Ent{true, false, keyDepth(*it), 1, rev, rev, 0, &kEmpty};
+            put(*it, e);
+        }
+    };
+    auto doCreate = [&](Op const& op, std::string const& k) -> std::int64_t {
+        Ent& e = entry(k);
+        if (e.exists || k == "/") throw KeyExistsError("key " + q(k) + " already exists");
+        checkLease(op, k);
+        makeParents(k);
+        Ent& e2 = entry(k);  // (references into std::map stay valid; re-find for clarity)
+        e2 = Ent{true, false, keyDepth(k), 1, rev, rev, op.lease, &op.value};
+        put(k, e2);
+        return 1;
+    };
+
+    for (auto const& op : ops) {
+        OpResult r;
+        r.key = op.key;
+        switch (op.type) {
+            case Op::Type::Check: {
+                Ent& e = entry(op.key);
+                bool const ex = e.exists || op.key == "/";
+                if (op.version == 0 ? ex : (!ex || (op.version > 0 && e.version != op.version)))
+                    throw VersionMismatchError(
+                            "check failed for key " + q(op.key) + ": expected " +
+                            (op.version == 0 ? std::string("no key")
+                                             : "version " + std::to_string(op.version)) +
+                            ", found " +
+                            (ex ? "version " + std::to_string(e.version) : std::string("no key")));
+                r.version = e.version;
+                break;
+            }
+            case Op::Type::CheckCreateRevision: {
+                Ent& e = entry(op.key);
+                if (!e.exists || e.createRev != op.version)
+                    throw VersionMismatchError(
+                            "check failed for key " + q(op.key) + ": expected create revision " +
+                            std::to_string(op.version) + ", found " +
+                            (e.exists ? std::to_string(e.createRev) : std::string("no key")));
+                r.version = e.version;
+                break;
+            }
+            case Op::Type::Create: r.version = doCreate(op, op.key); break;
+            case Op::Type::CreateUnique: {
+                std::string const lo = op.key + std::string(kUniqueDigits, '0');
+                std::string const hi = op.key + std::string(kUniqueDigits, '9');
+                int const depth = keyDepth(lo);
+                auto u = b.unique.find(op.key);
+                if (u == b.unique.end()) {
+                    // The highest existing key, found by an index range read.
+                    Rows rows = c.query(
+                            "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND path <= ? "
+                            "AND LENGTH(path) = ? ORDER BY depth DESC, path DESC LIMIT 1",
+                            {Param::integer(depth), Param::blob(lo), Param::blob(hi),
+                             Param::integer(static_cast<std::int64_t>(lo.size()))});
+                    std::string top = rows.empty() ? std::string() : rows[0][0].s;
+                    if (!top.empty()) loadRows(c, b, {top});
+                    u = b.unique.emplace(op.key, std::make_pair(top, false)).first;
+                }
+                if (!u->second.second && !u->second.first.empty() &&
+                    !b.st.at(u->second.first).exists) {
+                    // The batch deleted the highest: load them all (rare).
+                    Rows allRows = c.query(
+                            "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND "
+                            "path <= ? AND LENGTH(path) = ?",
+                            {Param::integer(depth), Param::blob(lo), Param::blob(hi),
+                             Param::integer(static_cast<std::int64_t>(lo.size()))});
+                    std::vector<std::string> ps;
+                    for (auto& ar : allRows) ps.push_back(ar[0].s);
+                    loadRows(c, b, ps);
+                    u->second.second = true;
+                }
+                long long top = 0;
+                for (auto it = b.st.lower_bound(lo); it != b.st.end() && it->first <= hi; ++it) {
+                    if (!it->second.exists) continue;
+                    long long const s = uniqueSuffix(it->first, op.key);
+                    if (s > top) top = s;
+                }
+                r.key = uniqueKey(op.key, top + 1);
+                r.version = doCreate(op, r.key);
+                break;
+            }
+            case Op::Type::Set: {
+                Ent& e = entry(op.key);
+                bool const ex = e.exists;
+                if (op.version >= 0) {
+                    if (!ex)
+                        throw NoSuchKey("key " + q(op.key) +
+                                        " does not exist (compare-and-set expected version " +
+                                        std::to_string(op.version) + ")");
+                    if (e.version != op.version)
+                        throw VersionMismatchError("key " + q(op.key) + " has version " +
+                                                   std::to_string(e.version) + ", expected " +
+                                                   std::to_string(op.version));
+                }
+                checkLease(op, op.key);
+                if (ex) {
+                    e.version += 1;
+                    e.modRev = rev;
+                    if (op.lease != 0) e.lease = op.lease;
+                    e.value = &op.value;
+                    put(op.key, e);
+                    r.version = e.version;
+                } else {
+                    r.version = doCreate(op, op.key);
+                }
+                break;
+            }
+            case Op::Type::Delete: {
+                Ent& e = entry(op.key);
+                if (!e.exists) {
+                    if (lenient) break;
+                    throw NoSuchKey("key " + q(op.key) + " does not exist");
+                }
+                if (op.version >= 0 && e.version != op.version)
+                    throw VersionMismatchError("key " + q(op.key) + " has version " +
+                                               std::to_string(e.version) + ", expected " +
+                                               std::to_string(op.version));
+                auto del = [&](std::string const& k, Ent& x) {
+                    b.changes.push_back(ChangeRow{ChangeKind::Delete, k, &kEmpty, x.version});
+                    x.exists = false;
+                    x.dirty = false;
+                };
+                // Reverse byte order: every descendant before its ancestor (as mem).
+                auto const [lo, hi] = subtreeRange(op.key);
+                std::vector<std::map<std::string, Ent>::iterator> doomed;
+                for (auto it = b.st.lower_bound(lo); it != b.st.end() && it->first < hi; ++it)
+                    if (it->second.exists) doomed.push_back(it);
+                for (auto it = doomed.rbegin(); it != doomed.rend(); ++it)
+                    del((*it)->first, (*it)->second);
+                del(op.key, e);
+                b.deleted.push_back(op.key);
+                break;
+            }
+        }
+        result.results.push_back(std::move(r));
+    }
+
+    if (!b.changes.empty()) writeBack(c, b, rev);
+    if (b.changes.empty()) result.revision = rev - 1;
+    return result;
+}
+
+void SqlKv::writeBack(Conn& c, Batch& b, std::int64_t rev) {
+    // Subtrees removed: one range statement each.
+    for (auto const& k : b.deleted) {
+        auto const [lo, hi] = subtreeRange(k);
+        c.exec("DELETE FROM qcss_kv WHERE path = ? OR (path >= ? AND path < ?)",
+               {Param::blob(k), Param::blob(lo), Param::blob(hi)});
+    }
+    std::size_t const maxBytes =
+            _driver->maxStatementBytes() == 0 ? std::size_t(-1) : _driver->maxStatementBytes() / 2;
+    // Keys written: multi-row upserts of their final state.
+    {
+        constexpr std::size_t kCols = 7;
+        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 1000);
+        std::vector<std::pair<std::string const*, Ent const*>> rows;
+        for (auto const& [k, e] : b.st)
+            if (e.exists && e.dirty) rows.emplace_back(&k, &e);
+        std::size_t i = 0;
+        while (i < rows.size()) {
+            std::vector<Param> ps;
+            std::size_t n = 0, bytes = 0;
+            while (i + n < rows.size() && n < maxRows) {
+                auto const& [k, e] = rows[i + n];
+                std::size_t const sz = k->size() + e->value->size() + 64;
+                if (n > 0 && bytes + sz > maxBytes) break;
+                bytes += sz;
+                ps.push_back(Param::blob(*k));
+                ps.push_back(Param::integer(e->depth));
+                ps.push_back(Param::blob(*e->value));
+                ps.push_back(Param::integer(e->version));
+                ps.push_back(Param::integer(e->createRev));
+                ps.push_back(Param::integer(e->modRev));
+                ps.push_back(Param::integer(e->lease));
+                ++n;
+            }
+            std::string sql =
+                    "INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, "
+                    "lease_id) VALUES ";
+            for (std::size_t j = 0; j < n; ++j) sql += j == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
+            sql += _d.kvUpsertTail;
+            c.exec(sql, ps);
+            i += n;
+        }
+    }
+    // The change log: multi-row inserts, in order.
+    {
+        constexpr std::size_t kCols = 7;
+        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 1000);
+        std::string const& client = _opts.clientId;
+        std::size_t i = 0;
+        while (i < b.changes.size()) {
+            std::vector<Param> ps;
+            std::size_t n = 0, bytes = 0;
+            while (i + n < b.changes.size() && n < maxRows) {
+                auto const& ch = b.changes[i + n];
+                std::size_t const sz = ch.path.size() + ch.value->size() + 64;
+                if (n > 0 && bytes + sz > maxBytes) break;
+                bytes += sz;
+                ps.push_back(Param::integer(rev));
+                ps.push_back(Param::integer(static_cast<std::int64_t>(i + n + 1)));
+                ps.push_back(Param::integer(static_cast<int>(ch.kind)));
+                ps.push_back(Param::blob(ch.path));
+                ps.push_back(Param::blob(*ch.value));
+                ps.push_back(Param::integer(ch.version));
+                ps.push_back(Param::blob(client));
+                ++n;
+            }
+            std::string sql =
+                    "INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, "
+                    "client) VALUES ";
+            std::string const row = "(?,?,?,?,?,?," + _d.nowExpr + ",?)";
+            for (std::size_t j = 0; j < n; ++j) {
+                if (j > 0) sql += ",";
+                sql += row;
+            }
+            c.exec(sql, ps);
+            i += n;
+        }
+    }
+}
+
+CommitResult SqlKv::commit(std::vector<Op> const& ops) {
+    bool const mutates = validateOps(ops);
+    if (ops.empty()) return CommitResult{revision(), {}};
+    if (!mutates) {
+        // Checks only: evaluated on one consistent snapshot; no revision taken.
+        return run("commit", [&](Conn& c) {
+            c.beginRead();
+            Rows rows = c.query("SELECT revision FROM qcss_meta WHERE id = 1", {});
+            std::int64_t const rev = rows.at(0).at(0).i;
+            CommitResult r = applyOps(c, rev + 1, ops, false);
+            c.commit();
+            r.revision = rev;
+            return r;
+        });
+    }
+    return run("commit", [&](Conn& c) {
+        std::int64_t const rev = c.beginWrite();
+        CommitResult r = applyOps(c, rev, ops, false);
+        commitOrUnknown(c, rev);
+        return r;
+    });
+}
+
+// ---- reads --------------------------------------------------------------------
+
+std::string SqlKv::get(std::string const& key) {
+    validateKey(key);
+    return run("get", [&](Conn& c) {
+        Rows rows = c.query("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)});
+        if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
+        return std::move(rows[0][0].s);
+    });
+}
+
+KeyStat SqlKv::getStat(std::string const& key) {
+    validateKey(key);
+    auto const [lo, hi] = subtreeRange(key);
+    return run("getStat", [&](Conn& c) {
+        Rows rows = c.query(
+                "SELECT version, create_rev, mod_rev, LENGTH(value), lease_id, "
+                "(SELECT COUNT(*) FROM qcss_kv c WHERE c.depth = ? AND c.path >= ? AND c.path < ?) "
+                "FROM qcss_kv WHERE path = ?",
+                {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi),
+                 Param::blob(key)});
+        if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
+        KeyStat s;
+        s.version = rows[0][0].i;
+        s.createRevision = rows[0][1].i;
+        s.modRevision = rows[0][2].i;
+        s.dataLength = rows[0][3].i;
+        s.lease = rows[0][4].i;
+        s.numChildren = rows[0][5].i;
+        return s;
+    });
+}
+
+std::map<std::string, std::string> SqlKv::getMany(std::vector<std::string> const& keys) {
+    for (auto const& k : keys) validateKey(k);
+    std::vector<std::string> ks(keys);
+    std::sort(ks.begin(), ks.end());
+    ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+    if (ks.empty()) return {};
+    return run("getMany", [&](Conn& c) {
+        std::map<std::string, std::string> out;
+        bool const txn = ks.size() > kInChunk;  // one statement is consistent by itself
+        if (txn) c.beginRead();
+        for (std::size_t off = 0; off < ks.size(); off += kInChunk) {
+            std::size_t const n = std::min(kInChunk, ks.size() - off);
+            std::vector<Param> ps;
+            for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::blob(ks[off + i]));
+            Rows rows = c.query("SELECT path, value FROM qcss_kv WHERE path IN (" +
+                                        placeholders(n) + ")",
+                                ps);
+            for (auto& r : rows) out.emplace(std::move(r[0].s), std::move(r[1].s));
+        }
+        if (txn) c.commit();
+        return out;
+    });
+}
+
+bool SqlKv::exists(std::string const& key) {
+    validateKey(key);
+    if (key == "/") return true;
+    return run("exists", [&](Conn& c) {
+        return !c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty();
+    });
+}
+
+std::vector<std::string> SqlKv::getChildren(std::string const& key) {
+    validateKey(key);
+    auto const [lo, hi] = subtreeRange(key);
+    return run("getChildren", [&](Conn& c) {
+        Rows rows = c.query(
+                "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND path < ? "
+                "ORDER BY depth, path",
+                {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi)});
+        if (rows.empty() && key != "/" &&
+            c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty())
+            throw NoSuchKey("key " + q(key) + " does not exist");
+        std::vector<std::string> out;
+        out.reserve(rows.size());
+        for (auto& r : rows) out.push_back(r[0].s.substr(lo.size()));
+        return out;
+    });
+}
+
+std::map<std::string, std::string> SqlKv::getChildrenValues(std::string const& key) {
+    validateKey(key);
+    auto const [lo, hi] = subtreeRange(key);
+    return run("getChildrenValues", [&](Conn& c) {
+        Rows rows = c.query(
+                "SELECT path, value FROM qcss_kv WHERE depth = ? AND path >= ? AND path < ? "
+                "ORDER BY depth, path",
+                {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi)});
+        if (rows.empty() && key != "/" &&
+            c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty())
+            throw NoSuchKey("key " + q(key) + " does not exist");
+        std::map<std::string, std::string> out;
+        for (auto& r : rows) out.emplace(r[0].s.substr(lo.size()), std::move(r[1].s));
+        return out;
+    });
+}
+
+Snapshot SqlKv::snapshot(std::string const& prefix) {
+    validateKey(prefix);
+    auto const [lo, hi] = subtreeRange(prefix);
+    return run("snapshot", [&](Conn& c) {
+        // One statement: the revision and the rows come from one read view.
+        Rows rows = c.query(
+                "SELECT m.revision, k.path, k.value, k.version, k.create_rev, k.mod_rev, "
+                "k.lease_id FROM qcss_meta m LEFT JOIN qcss_kv k ON (k.path = ? OR "
+                "(k.path >= ? AND k.path < ?)) WHERE m.id = 1 ORDER BY k.path",
+                {Param::blob(prefix), Param::blob(lo), Param::blob(hi)});
+        Snapshot s;
+        if (rows.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+        s.revision = rows[0][0].i;
+        for (auto& r : rows) {
+            if (r[1].null) continue;
+            KeyValue kv;
+            kv.key = std::move(r[1].s);
+            kv.value = std::move(r[2].s);
+            kv.stat.version = r[3].i;
+            kv.stat.createRevision = r[4].i;
+            kv.stat.modRevision = r[5].i;
+            kv.stat.lease = r[6].i;
+            kv.stat.dataLength = static_cast<std::int64_t>(kv.value.size());
+            s.entries.push_back(std::move(kv));
+        }
+        std::map<std::string, std::size_t> index;
+        for (std::size_t i = 0; i < s.entries.size(); ++i) {
+            auto const& k = s.entries[i].key;
+            if (k != "/") {
+                auto p = index.find(parentKey(k));
+                if (p != index.end()) ++s.entries[p->second].stat.numChildren;
+            }
+            index.emplace(k, i);
+        }
+        return s;
+    });
+}
+
+std::int64_t SqlKv::revision() {
+    return run("revision", [&](Conn& c) {
+        Rows rows = c.query("SELECT revision FROM qcss_meta WHERE id = 1", {});
+        if (rows.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+        return rows[0][0].i;
+    });
+}
+
+// ---- change feed ----------------------------------------------------------------
+
+std::vector<Change> SqlKv::changes(std::int64_t sinceRevision, std::string const& prefix,
+                                   std::size_t limit) {
+    validateKey(prefix);
+    if (sinceRevision < 0) sinceRevision = 0;
+    auto const [lo, hi] = subtreeRange(prefix);
+    bool const all = prefix == "/";
+    std::string const cols =
+            "c.revision, c.seq, c.kind, c.path, c.value, c.version, c.ts, c.client";
+    std::string const cond = all ? "" : " AND (c.path = ? OR (c.path >= ? AND c.path < ?))";
+    return run("changes", [&](Conn& c) {
+        std::vector<Param> ps{Param::integer(sinceRevision)};
+        if (!all) {
+            ps.push_back(Param::blob(prefix));
+            ps.push_back(Param::blob(lo));
+            ps.push_back(Param::blob(hi));
+        }
+        std::string sql = "SELECT m.compacted_revision, " + cols +
+                          " FROM qcss_meta m LEFT JOIN qcss_changes c ON c.revision > ?" + cond +
+                          " WHERE m.id = 1 ORDER BY c.revision, c.seq";
+        if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+        Rows rows = c.query(sql, ps);
+        if (rows.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+        std::int64_t const compacted = rows[0][0].i;
+        if (sinceRevision < compacted)
+            throw CompactedError("changes since revision " + std::to_string(sinceRevision) +
+                                         " are no longer available: the change log was "
+                                         "compacted up to revision " + std::to_string(compacted),
+                                 compacted + 1);
+        std::vector<Change> out;
+        auto add = [&](Row& r, std::size_t o) {
+            Change ch;
+            ch.revision = r[o].i;
+            ch.kind = r[o + 2].i == 2 ? ChangeKind::Delete : ChangeKind::Put;
+            ch.key = std::move(r[o + 3].s);
+            ch.value = std::move(r[o + 4].s);
+            ch.version = r[o + 5].i;
+            ch.time = r[o + 6].d;
+            ch.client = std::move(r[o + 7].s);
+            out.push_back(std::move(ch));
+        };
+        std::int64_t lastSeq = 0;
+        for (auto& r : rows) {
+            if (r[1].null) continue;
+            lastSeq = r[2].i;
+            add(r, 1);
+        }
+        if (limit > 0 && out.size() == limit) {
+            // Never split a transaction: fetch the rest of the last revision.
+            std::int64_t const lastRev = out.back().revision;
+            std::vector<Param> ps2{Param::integer(lastRev), Param::integer(lastSeq)};
+            if (!all) {
+                ps2.push_back(Param::blob(prefix));
+                ps2.push_back(Param::blob(lo));
+                ps2.push_back(Param::blob(hi));
+            }
+            Rows more = c.query("SELECT " + cols +
+                                        " FROM qcss_changes c WHERE c.revision = ? AND c.seq > ?" +
+                                        cond + " ORDER BY c.seq",
+                                ps2);
+            for (auto& r : more) add(r, 0);
+        }
+        return out;
+    });
+}
+
+std::int64_t SqlKv::compact(std::int64_t upToRevision) {
+    checkWritable("compact the change log");
+    return run("compact", [&](Conn& c) {
+        std::int64_t const cur = c.beginWriteNoBump();
+        std::int64_t const upTo = std::min(upToRevision, cur);
+        std::int64_t const done =
+                c.query("SELECT compacted_revision FROM qcss_meta WHERE id = 1", {}).at(0).at(0).i;
+        if (upTo <= done) {
+            c.commit();
+            return std::int64_t(0);
+        }
+        std::int64_t const n =
+                c.exec("DELETE FROM qcss_changes WHERE revision <= ?", {Param::integer(upTo)});
+        c.exec("UPDATE qcss_meta SET compacted_revision = ? WHERE id = 1", {Param::integer(upTo)});
+        commitOrUnknown(c, cur);
+        return n;
+    });
+}
+
+std::int64_t SqlKv::compactedRevision() {
+    return run("compactedRevision", [&](Conn& c) {
+        return c.query("SELECT compacted_revision FROM qcss_meta WHERE id = 1", {}).at(0).at(0).i;
+    });
+}
+
+// ---- leases -------------------------------------------------------------------
+
+std::int64_t SqlKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
+    checkWritable("grant a lease");
+    if (ttlMs <= 0) throw ConfigError("lease TTL must be positive, got " + std::to_string(ttlMs));
+    return run("leaseGrant", [&](Conn& c) {
+        try {
+            c.exec("INSERT INTO qcss_leases (ttl_ms, granted_at, expires_at, owner, purpose) "
+                   "VALUES (?, " + _d.nowExpr + ", " + _d.nowExpr + " + ? / 1000.0, ?, ?)",
+                   {Param::integer(ttlMs), Param::integer(ttlMs), Param::blob(_opts.clientId),
+                    Param::blob(purpose)});
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::Lost)
+                throw CommitUnknownError(std::string("connection lost while granting a lease: ") +
+                                         e.what());
+            throw;
+        }
+        return c.lastInsertId();
+    });
+}
+
+bool SqlKv::leaseKeepAlive(std::int64_t leaseId) {
+    checkWritable("keep a lease alive");
+    return run("leaseKeepAlive", [&](Conn& c) {
+        return c.exec("UPDATE qcss_leases SET expires_at = " + _d.nowExpr +
+                              " + ttl_ms / 1000.0 WHERE id = ? AND expires_at > " + _d.nowExpr,
+                      {Param::integer(leaseId)}) > 0;
+    });
+}
+
+std::int64_t SqlKv::deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& ids) {
+    // Called with the writers' lock held (beginWriteNoBump). Returns the
+    // revision taken, 0 if no key was bound.
+    std::vector<Op> ops;
+    for (std::size_t off = 0; off < ids.size(); off += kInChunk) {
+        std::size_t const n = std::min(kInChunk, ids.size() - off);
+        std::vector<Param> ps;
+        for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::integer(ids[off + i]));
+        Rows rows = c.query("SELECT path FROM qcss_kv WHERE lease_id IN (" + placeholders(n) + ")",
+                            ps);
+        for (auto& r : rows) ops.push_back(Op{Op::Type::Delete, std::move(r[0].s), {}, -1, 0});
+    }
+    if (ops.empty()) return 0;
+    std::sort(ops.begin(), ops.end(), [](Op const& a, Op const& b) { return a.key < b.key; });
+    std::int64_t const rev =
+            c.query("SELECT revision FROM qcss_meta WHERE id = 1", {}).at(0).at(0).i + 1;
+    applyOps(c, rev, ops, true);
+    c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(rev)});
+    return rev;
+}
+
+void SqlKv::leaseRevoke(std::int64_t leaseId) {
+    checkWritable("revoke a lease");
+    run("leaseRevoke", [&](Conn& c) {
+        std::int64_t const cur = c.beginWriteNoBump();
+        deleteLeaseKeys(c, {leaseId});
+        c.exec("DELETE FROM qcss_leases WHERE id = ?", {Param::integer(leaseId)});
+        commitOrUnknown(c, cur + 1);
+    });
+}
+
+std::int64_t SqlKv::reapExpiredLeases() {
+    checkWritable("reap expired leases");
+    return run("reapExpiredLeases", [&](Conn& c) {
+        std::int64_t const cur = c.beginWriteNoBump();
+        Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
+        if (rows.empty()) {
+            c.commit();
+            return std::int64_t(0);
+        }
+        std::vector<std::int64_t> ids;
+        for (auto& r : rows) ids.push_back(r[0].i);
+        deleteLeaseKeys(c, ids);
+        for (std::size_t off = 0; off < ids.size(); off += kInChunk) {
+            std::size_t const n = std::min(kInChunk, ids.size() - off);
+            std::vector<Param> ps;
+            for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::integer(ids[off + i]));
+            c.exec("DELETE FROM qcss_leases WHERE id IN (" + placeholders(n) + ")", ps);
+        }
+        commitOrUnknown(c, cur + 1);
+        return static_cast<std::int64_t>(ids.size());
+    });
+}
+
+std::vector<LeaseInfo> SqlKv::leases() {
+    return run("leases", [&](Conn& c) {
+        Rows rows = c.query(
+                "SELECT l.id, l.ttl_ms, l.granted_at, l.expires_at, l.owner, l.purpose, "
+                "(SELECT COUNT(*) FROM qcss_kv k WHERE k.lease_id = l.id) FROM qcss_leases l "
+                "WHERE l.expires_at > " + _d.nowExpr + " ORDER BY l.id",
+                {});
+        std::vector<LeaseInfo> out;
+        for (auto& r : rows) {
+            LeaseInfo li;
+            li.id = r[0].i;
+            li.ttlMs = r[1].i;
+            li.grantedAt = r[2].d;
+            li.expiresAt = r[3].d;
+            li.owner = std::move(r[4].s);
+            li.purpose = std::move(r[5].s);
+            li.numKeys = r[6].i;
+            out.push_back(std::move(li));
+        }
+        return out;
+    });
+}
+
+}  // namespace qcss::detail::sql

@@ -1,0 +1,109 @@
+// qcss: sql/SqlKv.h -- the whole KvInterface over a sql::Driver (internal).
+//
+// One implementation for MySQL/MariaDB and SQLite. The drivers supply
+// connections, error classification and a few dialect fragments (Driver.h).
+//
+// Concurrency model: every writing transaction first takes the revision lock
+// (the single row of qcss_meta, Conn::beginWrite), so writers are serialised
+// and take revisions in commit order; readers never block (MVCC on InnoDB,
+// WAL on SQLite). Within the lock a batch is evaluated in memory over the rows
+// it touches (loaded with a few multi-row reads), then written back with
+// multi-row statements.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/KvBase.h"
+#include "sql/Driver.h"
+
+namespace qcss::detail::sql {
+
+/// Retry policy for transient errors (deadlock, lock-wait timeout, busy, lost
+/// connection): exponential backoff with full jitter until the deadline.
+struct RetryPolicy {
+    double deadlineSec = 10.0;   ///< give up after this long (URL: retry_timeout)
+    double baseDelaySec = 0.002;
+    double maxDelaySec = 0.5;
+};
+
+/// A small pool of connections shared by the threads using one store.
+class Pool {
+public:
+    Pool(Driver& driver, std::size_t maxSize) : _driver(driver), _max(maxSize < 1 ? 1 : maxSize) {}
+
+    std::unique_ptr<Conn> acquire();
+    void release(std::unique_ptr<Conn> c);
+    /// Put a connection made elsewhere (at open) into the pool.
+    void adopt(std::unique_ptr<Conn> c);
+
+private:
+    Driver& _driver;
+    std::size_t _max;
+    std::size_t _total = 0;
+    std::vector<std::unique_ptr<Conn>> _idle;
+    std::mutex _mu;
+    std::condition_variable _cv;
+};
+
+class SqlKv : public KvBase {
+public:
+    SqlKv(StoreOptions opts, std::unique_ptr<Driver> driver, std::unique_ptr<Conn> first,
+          RetryPolicy retry, std::size_t poolSize);
+    ~SqlKv() override;
+
+    CommitResult commit(std::vector<Op> const& ops) override;
+    std::string get(std::string const& key) override;
+    using KvInterface::get;
+    KeyStat getStat(std::string const& key) override;
+    std::map<std::string, std::string> getMany(std::vector<std::string> const& keys) override;
+    bool exists(std::string const& key) override;
+    std::vector<std::string> getChildren(std::string const& key) override;
+    std::map<std::string, std::string> getChildrenValues(std::string const& key) override;
+    Snapshot snapshot(std::string const& prefix = "/") override;
+    std::int64_t revision() override;
+
+    std::vector<Change> changes(std::int64_t sinceRevision, std::string const& prefix = "/",
+                                std::size_t limit = 0) override;
+    std::int64_t compact(std::int64_t upToRevision) override;
+    std::int64_t compactedRevision() override;
+
+    std::int64_t leaseGrant(std::int64_t ttlMs, std::string const& purpose = "") override;
+    bool leaseKeepAlive(std::int64_t leaseId) override;
+    void leaseRevoke(std::int64_t leaseId) override;
+    std::int64_t reapExpiredLeases() override;
+    std::vector<LeaseInfo> leases() override;
+
+    std::string backend() const override { return _driver->dialect().name; }
+
+    /// Run `f(conn)` on a pooled connection, retrying transient errors with
+    /// backoff until the deadline and translating database errors into the
+    /// qcss exception tree. `f` must be safe to re-run from scratch (it is
+    /// only re-run when its transaction was rolled back).
+    template <class F>
+    auto run(char const* what, F&& f) -> decltype(f(std::declval<Conn&>()));
+
+private:
+    struct Batch;
+    void loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths);
+    CommitResult applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& ops, bool lenient);
+    void writeBack(Conn& c, Batch& b, std::int64_t rev);
+    void commitOrUnknown(Conn& c, std::int64_t rev);
+    std::int64_t deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& leaseIds);
+    [[noreturn]] void translate(DbError const& e, char const* what) const;
+
+    std::unique_ptr<Driver> _driver;
+    Dialect _d;
+    RetryPolicy _retry;
+    Pool _pool;
+};
+
+/// A driver-independent connection option: seconds from a URL parameter.
+double urlSeconds(std::string const& value, double dflt, std::string const& name,
+                  std::string const& maskedUrl);
+
+}  // namespace qcss::detail::sql

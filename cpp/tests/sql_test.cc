@@ -1,0 +1,549 @@
+// qcss: sql_test.cc -- the SQL backends (SQLite always; MySQL/MariaDB through
+// $QCSS_TEST_MYSQL_URL, default mysql://root@127.0.0.1:3306/<fresh database>).
+// Every case runs on each backend; MySQL cases fail (not skip) when CI is set
+// and no server answers.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "qcss/Key.h"
+#include "qcss/KvInterface.h"
+#include "qcss/Open.h"
+#include "testing.h"
+#ifdef QCSS_WITH_MYSQL
+#include "mysql/MysqlAdmin.h"
+#endif
+
+using namespace qcss;
+
+namespace {
+
+std::string randomName(std::string const& prefix) {
+    std::random_device rd;
+    std::mt19937_64 g(rd());
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(g() & 0xffffffffu));
+    return prefix + buf;
+}
+
+struct Store {
+    std::string url;
+    std::function<void()> cleanup;
+};
+
+std::string mysqlServer() {
+    char const* env = std::getenv("QCSS_TEST_MYSQL_URL");
+    std::string u = env && *env ? env : "mysql://root@127.0.0.1:3306/test";
+    // Keep the server part; the database is replaced by a fresh one.
+    std::size_t const q = u.find('?');
+    std::string const query = q == std::string::npos ? "" : u.substr(q);
+    std::string base = q == std::string::npos ? u : u.substr(0, q);
+    std::size_t const slash = base.find('/', base.find("://") + 3);
+    if (slash != std::string::npos) base = base.substr(0, slash);
+    return base + "/%DB%" + query;
+}
+
+std::string withDb(std::string const& server, std::string const& db) {
+    std::string u = server;
+    u.replace(u.find("%DB%"), 4, db);
+    return u;
+}
+
+bool mysqlAvailable() {
+#ifdef QCSS_WITH_MYSQL
+    static int state = -1;
+    if (state < 0) {
+        try {
+            detail::mysqlServerExec(withDb(mysqlServer(), "mysql"), "SELECT 1");
+            state = 1;
+        } catch (std::exception const& e) {
+            std::cerr << "MySQL not reachable: " << e.what() << "\n";
+            state = 0;
+            if (std::getenv("CI") != nullptr) {
+                std::cerr << "CI is set: a MySQL test that cannot reach a server fails\n";
+                ++testing::failures();
+            }
+        }
+    }
+    return state == 1;
+#else
+    return false;
+#endif
+}
+
+Store sqliteStore() {
+    std::string const path = "/tmp/" + randomName("qcss_sqlite_test_") + ".db";
+    return Store{"sqlite://" + path, [path] {
+                     std::remove(path.c_str());
+                     std::remove((path + "-wal").c_str());
+                     std::remove((path + "-shm").c_str());
+                 }};
+}
+
+#ifdef QCSS_WITH_MYSQL
+Store mysqlStore() {
+    std::string const db = randomName("qcss_t_");
+    std::string const server = mysqlServer();
+    detail::mysqlServerExec(withDb(server, "mysql"), "CREATE DATABASE " + db);
+    std::string const url = withDb(server, db);
+    detail::installMysqlSchema(url);
+    return Store{url, [server, db] {
+                     detail::mysqlServerExec(withDb(server, "mysql"), "DROP DATABASE " + db);
+                 }};
+}
+#endif
+
+/// Run `fn` on a fresh store of every SQL backend.
+void onEach(std::function<void(KvPtr, std::string const&)> const& fn) {
+    std::vector<std::pair<std::string, std::function<Store()>>> makers;
+#ifdef QCSS_WITH_SQLITE
+    makers.emplace_back("sqlite", sqliteStore);
+#endif
+#ifdef QCSS_WITH_MYSQL
+    if (mysqlAvailable()) makers.emplace_back("mysql", mysqlStore);
+#endif
+    for (auto const& [name, make] : makers) {
+        Store s = make();
+        try {
+            fn(open(s.url), s.url);
+        } catch (std::exception const& e) {
+            std::cerr << "  [" << name << "] unexpected exception: " << e.what() << "\n";
+            ++testing::failures();
+        }
+        s.cleanup();
+    }
+}
+
+}  // namespace
+
+TEST_CASE("fresh store: root, revision 0, schema created") {
+    onEach([](KvPtr kv, std::string const&) {
+        CHECK(kv->exists("/"));
+        CHECK_EQ(kv->revision(), 0);
+        CHECK(kv->getChildren("/").empty());
+        CHECK_EQ(kv->getStat("/").version, 0);
+    });
+}
+
+TEST_CASE("create, get, set, parents, versions, revisions, stat") {
+    onEach([](KvPtr kv, std::string const&) {
+        CHECK_EQ(kv->create("/a/b/c", "v"), std::string("/a/b/c"));
+        CHECK_EQ(kv->get("/a/b/c"), std::string("v"));
+        CHECK_EQ(kv->get("/a/b"), std::string());
+        CHECK_EQ(kv->revision(), 1);
+        KeyStat s = kv->getStat("/a/b/c");
+        CHECK_EQ(s.version, 1);
+        CHECK_EQ(s.createRevision, 1);
+        CHECK_EQ(kv->set("/a/b/c", "ww"), 2);
+        s = kv->getStat("/a/b/c");
+        CHECK_EQ(s.modRevision, 2);
+        CHECK_EQ(s.createRevision, 1);
+        CHECK_EQ(s.dataLength, 2);
+        CHECK_EQ(kv->getStat("/a").numChildren, 1);
+        CHECK_EQ(kv->getStat("/").numChildren, 1);
+        CHECK_THROWS(kv->create("/a/b/c"), KeyExistsError);
+        CHECK_THROWS(kv->create("/"), KeyExistsError);
+        CHECK_THROWS(kv->get("/nope"), NoSuchKey);
+        CHECK_EQ(kv->get("/nope", "dflt"), std::string("dflt"));
+        CHECK_EQ(kv->revision(), 2);
+        CHECK_EQ(kv->set("/", "root"), 1);
+        CHECK_EQ(kv->get("/"), std::string("root"));
+        // Parent Puts come first, then the key, all at the batch's revision.
+        auto ch = kv->changes(0);
+        CHECK_EQ(ch.size(), 5u);
+        if (ch.size() == 5) {
+            CHECK_EQ(ch[0].key, std::string("/a"));
+            CHECK_EQ(ch[1].key, std::string("/a/b"));
+            CHECK_EQ(ch[2].key, std::string("/a/b/c"));
+            CHECK_EQ(ch[2].value, std::string("v"));
+            CHECK_EQ(ch[0].revision, 1);
+            CHECK_EQ(ch[2].revision, 1);
+            CHECK_EQ(ch[3].revision, 2);
+            CHECK_EQ(ch[3].version, 2);
+            CHECK(ch[3].time > 1.7e9);
+            CHECK_EQ(ch[3].client, kv->clientId());
+        }
+    });
+}
+
+TEST_CASE("compare-and-set, compare-and-delete") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->set("/k", "1");
+        CHECK_THROWS(kv->set("/k", "2", 7), VersionMismatchError);
+        CHECK_THROWS(kv->set("/missing", "2", 1), NoSuchKey);
+        CHECK_EQ(kv->set("/k", "2", 1), 2);
+        CHECK_THROWS(kv->deleteKey("/k", 1), VersionMismatchError);
+        kv->deleteKey("/k", 2);
+        CHECK(!kv->exists("/k"));
+        CHECK_THROWS(kv->deleteKey("/k"), NoSuchKey);
+        CHECK_THROWS(kv->deleteKey("/"), InvalidKeyError);
+        CHECK_EQ(kv->revision(), 3);
+    });
+}
+
+TEST_CASE("transactions: in order, all or nothing, one revision") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->create("/t/x", "1");
+        std::int64_t const r0 = kv->revision();
+        // Each op sees the previous ones.
+        auto res = kv->transaction()
+                           .create("/t/y", "a")
+                           .check("/t/y", 1)
+                           .set("/t/y", "b", 1)
+                           .deleteKey("/t/x")
+                           .create("/t/x", "again")
+                           .commitWithResults();
+        CHECK_EQ(res.revision, r0 + 1);
+        CHECK_EQ(kv->get("/t/y"), std::string("b"));
+        CHECK_EQ(kv->get("/t/x"), std::string("again"));
+        CHECK_EQ(kv->getStat("/t/x").createRevision, r0 + 1);
+        CHECK_EQ(res.results.at(2).version, 2);
+        // A failing op undoes everything.
+        std::int64_t const r1 = kv->revision();
+        CHECK_THROWS(kv->transaction().set("/t/z", "1").check("/t/y", 1).commit(),
+                     VersionMismatchError);
+        CHECK(!kv->exists("/t/z"));
+        CHECK_EQ(kv->revision(), r1);
+        CHECK_THROWS(kv->transaction().set("/t/q/r", "1").create("/t/x").commit(), KeyExistsError);
+        CHECK(!kv->exists("/t/q"));
+        CHECK_EQ(kv->revision(), r1);
+        // Checks only: no revision taken.
+        CHECK_EQ(kv->transaction().check("/t/y", 2).check("/t/none", 0).commit(), r1);
+        CHECK_EQ(kv->revision(), r1);
+        CHECK_EQ(kv->transaction().commit(), r1);
+        // checkCreateRevision
+        CHECK_THROWS(kv->transaction().checkCreateRevision("/t/x", 1).commit(),
+                     VersionMismatchError);
+        kv->transaction().checkCreateRevision("/t/x", r0 + 1).set("/t/x", "3").commit();
+        CHECK_EQ(kv->get("/t/x"), std::string("3"));
+    });
+}
+
+TEST_CASE("recursive delete: whole subtree, neighbours kept, Delete per key") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->create("/d/a/b/c", "1");
+        kv->create("/d/a/b2", "2");
+        kv->create("/d/a-b", "neighbour");  // '-' sorts before '/'
+        kv->create("/d/a0", "neighbour");   // '0' is the byte after '/'
+        kv->create("/d/ab", "neighbour");
+        std::int64_t const r = kv->revision();
+        kv->deleteKey("/d/a");
+        CHECK(!kv->exists("/d/a"));
+        CHECK(!kv->exists("/d/a/b/c"));
+        CHECK(kv->exists("/d/a-b"));
+        CHECK(kv->exists("/d/a0"));
+        CHECK(kv->exists("/d/ab"));
+        auto ch = kv->changes(r);
+        CHECK_EQ(ch.size(), 4u);
+        for (auto const& c : ch) {
+            CHECK(c.kind == ChangeKind::Delete);
+            CHECK_EQ(c.revision, r + 1);
+        }
+        if (ch.size() == 4) {
+            CHECK_EQ(ch[0].key, std::string("/d/a/b2"));  // descendants before ancestors
+            CHECK_EQ(ch[3].key, std::string("/d/a"));
+        }
+        auto kids = kv->getChildren("/d");
+        CHECK_EQ(kids.size(), 3u);
+        if (kids.size() == 3) {
+            CHECK_EQ(kids[0], std::string("a-b"));
+            CHECK_EQ(kids[1], std::string("a0"));
+            CHECK_EQ(kids[2], std::string("ab"));
+        }
+    });
+}
+
+TEST_CASE("unique keys: highest suffix + 1, under a prefix") {
+    onEach([](KvPtr kv, std::string const&) {
+        CHECK_EQ(kv->create("/u/item_", "a", true), std::string("/u/item_0000000001"));
+        CHECK_EQ(kv->create("/u/item_", "b", true), std::string("/u/item_0000000002"));
+        kv->create("/u/item_0000001234", "c");
+        kv->create("/u/item_0000001234/child", "c");
+        kv->create("/u/item_0000009999x", "not a unique key");
+        CHECK_EQ(kv->create("/u/item_", "d", true), std::string("/u/item_0000001235"));
+        CHECK_EQ(kv->create("/u/", "e", true), std::string("/u/0000000001"));
+        // Within one batch, and after deleting the highest in the same batch.
+        auto res = kv->transaction()
+                           .create("/u/item_", "x", true)
+                           .create("/u/item_", "y", true)
+                           .deleteKey("/u/item_0000001237")
+                           .deleteKey("/u/item_0000001236")
+                           .deleteKey("/u/item_0000001235")
+                           .create("/u/item_", "z", true)
+                           .commitWithResults();
+        CHECK_EQ(res.results.at(0).key, std::string("/u/item_0000001236"));
+        CHECK_EQ(res.results.at(1).key, std::string("/u/item_0000001237"));
+        CHECK_EQ(res.results.at(5).key, std::string("/u/item_0000001235"));
+    });
+}
+
+TEST_CASE("binary-safe keys and values; invalid keys change nothing") {
+    onEach([](KvPtr kv, std::string const&) {
+        std::vector<std::string> keys = {"/q/it's", "/q/a\"b", "/q/back\\slash", "/q/100%",
+                                         "/q/under_score", "/q/%", "/q/_", "/q/'; DROP TABLE qcss_kv; --",
+                                         "/q/\xc3\xa9t\xc3\xa9", "/q/UPPER", "/q/upper"};
+        std::string value("\0\x01\xff\xfe' \" \\ %_", 12);
+        for (auto const& k : keys) kv->create(k, value + k);
+        for (auto const& k : keys) CHECK_EQ(kv->get(k), value + k);
+        CHECK_EQ(kv->getChildren("/q").size(), keys.size());
+        // LIKE wildcards are not wildcards.
+        CHECK(!kv->exists("/q/1000"));
+        CHECK_EQ(kv->getChildren("/q/%").size(), 0u);
+        std::int64_t const r = kv->revision();
+        CHECK_THROWS(kv->create(std::string("/q/nul\0x", 8), "v"), InvalidKeyError);
+        CHECK_THROWS(kv->create("/q/bad\xff\xfe", "v"), InvalidKeyError);
+        CHECK_THROWS(kv->set("/q/x/", "v"), InvalidKeyError);
+        CHECK_THROWS(kv->set(std::string(2000, 'a'), "v"), InvalidKeyError);
+        CHECK_THROWS(kv->set("/q/big", std::string(kv->maxValueSize() + 1, 'x')),
+                     ValueTooLargeError);
+        CHECK_THROWS(kv->transaction().set("/q/ok", "1").set("/q/big2", std::string(kv->maxValueSize() + 1, 'x')).commit(),
+                     ValueTooLargeError);
+        CHECK(!kv->exists("/q/ok"));
+        CHECK_EQ(kv->revision(), r);
+        // A large value round-trips.
+        std::string big(3 * 1024 * 1024 + 7, '\0');
+        for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131);
+        kv->set("/q/large", big);
+        CHECK(kv->get("/q/large") == big);
+        auto many = kv->getMany({"/q/large", "/q/it's", "/q/none"});
+        CHECK_EQ(many.size(), 2u);
+        CHECK(many["/q/large"] == big);
+    });
+}
+
+TEST_CASE("snapshot and dumpKV: one consistent sorted copy") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->create("/s/b", "2");
+        kv->create("/s/a/x", "1");
+        kv->create("/sibling", "no");
+        Snapshot snap = kv->snapshot("/s");
+        CHECK_EQ(snap.revision, kv->revision());
+        CHECK_EQ(snap.entries.size(), 4u);
+        if (snap.entries.size() == 4) {
+            CHECK_EQ(snap.entries[0].key, std::string("/s"));
+            CHECK_EQ(snap.entries[0].stat.numChildren, 2);
+            CHECK_EQ(snap.entries[1].key, std::string("/s/a"));
+            CHECK_EQ(snap.entries[2].key, std::string("/s/a/x"));
+            CHECK_EQ(snap.entries[3].key, std::string("/s/b"));
+        }
+        CHECK(kv->snapshot("/none").entries.empty());
+        CHECK_EQ(kv->snapshot("/").entries.size(), 6u);
+        CHECK_EQ(kv->dumpKV("/s"), std::string(R"({"\/s\/a": "", "\/s\/a\/x": "1", "\/s\/b": "2"})"));
+        auto kids = kv->getChildrenValues("/s");
+        CHECK_EQ(kids.size(), 2u);
+        CHECK_EQ(kids["b"], std::string("2"));
+        CHECK_THROWS(kv->getChildren("/none"), NoSuchKey);
+        CHECK(kv->getChildren("/s/b").empty());
+    });
+}
+
+TEST_CASE("change feed: prefix, limit never splits a revision, compaction") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->create("/c/a", "1");                               // rev 1: /c, /c/a
+        kv->transaction().set("/c/b", "2").set("/c/c", "3").set("/other", "x").commit();  // rev 2
+        kv->deleteKey("/c");                                   // rev 3
+        auto all = kv->changes(0, "/c");
+        CHECK_EQ(all.size(), 2u + 2u + 4u);
+        auto lim = kv->changes(1, "/", 1);
+        CHECK_EQ(lim.size(), 3u);  // all of revision 2
+        auto lim2 = kv->changes(0, "/c", 3);
+        CHECK_EQ(lim2.size(), 4u);
+        CHECK_EQ(kv->compact(2), 5);
+        CHECK_EQ(kv->compactedRevision(), 2);
+        try {
+            kv->changes(1);
+            CHECK(false);
+        } catch (CompactedError const& e) {
+            CHECK_EQ(e.oldestAvailable(), 3);
+        }
+        CHECK_EQ(kv->changes(2).size(), 4u);
+        CHECK_EQ(kv->compact(100), 4);  // clamped to the current revision
+        CHECK_EQ(kv->compactedRevision(), 3);
+    });
+}
+
+TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
+    onEach([](KvPtr kv, std::string const&) {
+        std::int64_t const l = kv->leaseGrant(60000, "test");
+        CHECK(l > 0);
+        kv->create("/w/node1", "alive", false, l);
+        kv->create("/w/node1/sub", "x");
+        kv->set("/w/node2", "alive", -1, l);
+        CHECK_EQ(kv->getStat("/w/node1").lease, l);
+        kv->set("/w/node1", "again");  // lease 0 keeps the binding
+        CHECK_EQ(kv->getStat("/w/node1").lease, l);
+        auto ls = kv->leases();
+        CHECK_EQ(ls.size(), 1u);
+        if (!ls.empty()) {
+            CHECK_EQ(ls[0].numKeys, 2);
+            CHECK_EQ(ls[0].purpose, std::string("test"));
+            CHECK(ls[0].expiresAt > ls[0].grantedAt);
+        }
+        CHECK(kv->leaseKeepAlive(l));
+        CHECK_THROWS(kv->create("/w/x", "", false, 999999), LeaseExpired);
+        std::int64_t const r = kv->revision();
+        kv->leaseRevoke(l);
+        CHECK_EQ(kv->revision(), r + 1);
+        CHECK(!kv->exists("/w/node1"));
+        CHECK(!kv->exists("/w/node1/sub"));
+        CHECK(!kv->exists("/w/node2"));
+        CHECK(kv->exists("/w"));
+        auto ch = kv->changes(r);
+        CHECK_EQ(ch.size(), 3u);
+        for (auto const& c : ch) CHECK(c.kind == ChangeKind::Delete);
+        CHECK(!kv->leaseKeepAlive(l));
+        CHECK(kv->leases().empty());
+        kv->leaseRevoke(l);  // no-op
+        CHECK_EQ(kv->revision(), r + 1);
+        // Expiry by the server clock, reaped in one revision.
+        std::int64_t const s1 = kv->leaseGrant(150);
+        std::int64_t const s2 = kv->leaseGrant(150);
+        kv->create("/e/1", "", false, s1);
+        kv->create("/e/2", "", false, s2);
+        CHECK_EQ(kv->reapExpiredLeases(), 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
+        CHECK(!kv->leaseKeepAlive(s1));
+        CHECK_THROWS(kv->set("/e/3", "", -1, s2), LeaseExpired);
+        std::int64_t const r2 = kv->revision();
+        CHECK_EQ(kv->reapExpiredLeases(), 2);
+        CHECK_EQ(kv->revision(), r2 + 1);
+        CHECK(!kv->exists("/e/1"));
+        CHECK(!kv->exists("/e/2"));
+    });
+}
+
+TEST_CASE("read-only store refuses writes and changes nothing") {
+    onEach([](KvPtr kv, std::string const& url) {
+        kv->set("/ro", "1");
+        auto ro = open(url, true);
+        CHECK(ro->readOnly());
+        CHECK_EQ(ro->get("/ro"), std::string("1"));
+        CHECK_THROWS(ro->set("/ro", "2"), ReadonlyCss);
+        CHECK_THROWS(ro->deleteKey("/ro"), ReadonlyCss);
+        CHECK_THROWS(ro->leaseGrant(1000), ReadonlyCss);
+        CHECK_THROWS(ro->compact(1), ReadonlyCss);
+        CHECK_EQ(ro->transaction().check("/ro", 1).commit(), 1);
+        CHECK_EQ(kv->get("/ro"), std::string("1"));
+    });
+}
+
+TEST_CASE("threads: compare-and-set increments lose nothing; concurrent creates") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->set("/ctr", "0");
+        int const threads = 4, each = 25;
+        std::atomic<int> conflicts{0};
+        std::vector<std::thread> ts;
+        for (int t = 0; t < threads; ++t) {
+            ts.emplace_back([&, t] {
+                for (int i = 0; i < each; ++i) {
+                    while (true) {
+                        KeyStat const s = kv->getStat("/ctr");
+                        long const v = std::stol(kv->get("/ctr"));
+                        try {
+                            // get and stat are two reads: re-check with the version.
+                            kv->transaction().check("/ctr", s.version).commit();
+                            kv->set("/ctr", std::to_string(v + 1), s.version);
+                            break;
+                        } catch (VersionMismatchError const&) {
+                            ++conflicts;
+                        }
+                    }
+                    kv->create("/new/parent/t" + std::to_string(t) + "_" + std::to_string(i));
+                }
+            });
+        }
+        for (auto& th : ts) th.join();
+        CHECK_EQ(kv->get("/ctr"), std::to_string(threads * each));
+        CHECK_EQ(kv->getChildren("/new/parent").size(), static_cast<std::size_t>(threads * each));
+        // Revisions in the change log are gapless.
+        auto ch = kv->changes(0);
+        std::int64_t prev = 0;
+        bool gapless = true;
+        for (auto const& c : ch) {
+            if (c.revision != prev && c.revision != prev + 1) gapless = false;
+            prev = c.revision;
+        }
+        CHECK(gapless);
+        CHECK_EQ(prev, kv->revision());
+    });
+}
+
+TEST_CASE("sqlite: schema version checks") {
+#ifdef QCSS_WITH_SQLITE
+    Store s = sqliteStore();
+    { auto kv = open(s.url); kv->set("/a", "1"); }
+    std::string const path = s.url.substr(9);
+    CHECK_EQ(std::system(("sqlite3 " + path + " \"UPDATE qcss_schema_version SET version = 99\"").c_str()), 0);
+    CHECK_THROWS(open(s.url), SchemaError);
+    s.cleanup();
+    CHECK_THROWS(open("sqlite:///nonexistent-dir-qcss/x.db", true), ConnError);
+#endif
+}
+
+TEST_CASE("mysql: errors are typed (auth, server down, no schema, bad db)") {
+#ifdef QCSS_WITH_MYSQL
+    if (!mysqlAvailable()) return;
+    Store s = mysqlStore();
+    std::string const server = mysqlServer();
+    std::string const user = randomName("qcss_u_");
+    detail::mysqlServerExec(withDb(server, "mysql"),
+                            "CREATE USER '" + user + "'@'%' IDENTIFIED BY 'right'; "
+                            "GRANT SELECT ON " + s.url.substr(s.url.rfind('/') + 1) + ".* TO '" +
+                                    user + "'@'%'");
+    std::string const db = s.url.substr(s.url.rfind('/') + 1);
+    std::string const hostPart = "127.0.0.1:3306";
+    {
+        auto kv = open(s.url);
+        kv->set("/x", "1");
+    }
+    CHECK_THROWS(open("mysql://" + user + ":wrong@" + hostPart + "/" + db), AuthError);
+    // A SELECT-only user opens a read-only store and reads.
+    auto ro = open("mysql://" + user + ":right@" + hostPart + "/" + db, true);
+    CHECK_EQ(ro->get("/x"), std::string("1"));
+    CHECK_EQ(ro->snapshot("/").entries.size(), 2u);
+    CHECK_THROWS(ro->set("/x", "2"), ReadonlyCss);
+    // The same user opening read-write fails on the first write, typed.
+    auto rw = open("mysql://" + user + ":right@" + hostPart + "/" + db);
+    CHECK_THROWS(rw->set("/x", "2"), AuthError);
+    CHECK_EQ(ro->get("/x"), std::string("1"));
+    std::string const masked = maskUrl("mysql://" + user + ":right@" + hostPart + "/" + db);
+    CHECK(masked.find("right") == std::string::npos);
+    // Server down.
+    CHECK_THROWS(open("mysql://root@127.0.0.1:1/" + db + "?connect_timeout=2"), ConnError);
+    // No schema; unknown database.
+    std::string const empty = randomName("qcss_t_");
+    detail::mysqlServerExec(withDb(server, "mysql"), "CREATE DATABASE " + empty);
+    CHECK_THROWS(open(withDb(server, empty)), SchemaError);
+    detail::mysqlServerExec(withDb(server, "mysql"), "DROP DATABASE " + empty);
+    CHECK_THROWS(open(withDb(server, empty)), SchemaError);
+    detail::mysqlServerExec(withDb(server, "mysql"), "DROP USER '" + user + "'@'%'");
+    s.cleanup();
+#endif
+}
+
+TEST_CASE("mysql: a killed connection is re-established and the read retried") {
+#ifdef QCSS_WITH_MYSQL
+    if (!mysqlAvailable()) return;
+    Store s = mysqlStore();
+    {
+        auto kv = open(s.url + "?pool_size=1");
+        kv->set("/x", "1");
+        // Kill every connection of this database but ours-to-come: the pooled one dies.
+        detail::mysqlServerExec(withDb(mysqlServer(), "mysql"),
+                                "BEGIN NOT ATOMIC FOR r IN (SELECT id FROM information_schema.processlist "
+                                "WHERE db = '" + s.url.substr(s.url.rfind('/') + 1) +
+                                        "') DO KILL CONNECTION r.id; END FOR; END");
+        CHECK_EQ(kv->get("/x"), std::string("1"));
+        CHECK_EQ(kv->set("/x", "2"), 2);
+    }
+    s.cleanup();
+#endif
+}
+
+QCSS_TEST_MAIN()

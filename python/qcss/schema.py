@@ -1,0 +1,447 @@
+"""Schema management of the SQL backends: apply and report the numbered files.
+
+The schema lives in ``schema/<dialect>/NNNN_description.sql`` (shipped inside
+the package as ``qcss/schema/``). A database records what was applied in
+``qcss_schema_version`` (one row per file: version, dirty flag, time,
+file name). This module needs no C++: it talks to the database through
+SQLAlchemy (PyMySQL for MySQL/MariaDB, the stdlib sqlite3 for SQLite), so the
+schema can be deployed from any machine with the Python package.
+
+- :func:`status` reports the applied and pending versions;
+- :func:`init` installs the schema in an empty database (a no-op if it is
+  already at the latest version);
+- :func:`upgrade` applies the pending files in order.
+
+While applying, MySQL holds the advisory lock ``GET_LOCK('qcss_schema')`` so
+that two upgraders never run at once; each file's row is written with
+``dirty = 1`` first and set clean once every statement of the file succeeded
+(MySQL commits DDL implicitly, so an interrupted file leaves a dirty row that
+stops every later open and upgrade until an operator repairs it). On SQLite a
+file and its row are applied in one transaction. Transient errors (lost
+connection, deadlock, lock wait timeout, busy database) are retried with
+tenacity.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from qcss.errors import AuthError, ConfigError, ConnError, SchemaError
+
+__all__ = [
+    "SchemaFile",
+    "SchemaStatus",
+    "files",
+    "init",
+    "latest_version",
+    "mask",
+    "schema_dir",
+    "split_statements",
+    "status",
+    "upgrade",
+]
+
+VERSION_TABLE = {
+    "mysql": (
+        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INT NOT NULL PRIMARY KEY, "
+        "dirty TINYINT NOT NULL, applied_at DOUBLE NOT NULL, description VARCHAR(255) NOT NULL) "
+        "ENGINE=InnoDB"
+    ),
+    "sqlite": (
+        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INTEGER NOT NULL PRIMARY KEY, "
+        "dirty INTEGER NOT NULL, applied_at REAL NOT NULL, description TEXT NOT NULL)"
+    ),
+}
+LOCK_NAME = "qcss_schema"
+LOCK_TIMEOUT_S = 60
+
+_FILE_RE = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class SchemaFile:
+    version: int
+    name: str
+    sql: str
+
+
+@dataclass
+class SchemaStatus:
+    url: str  # password masked
+    dialect: str
+    current: int  # 0: no schema installed
+    dirty: bool
+    latest: int
+    applied: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.latest and not self.dirty
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "dialect": self.dialect,
+            "current": self.current,
+            "dirty": self.dirty,
+            "latest": self.latest,
+            "applied": self.applied,
+            "pending": self.pending,
+            "up_to_date": self.up_to_date,
+        }
+
+
+def schema_dir() -> Path:
+    """The schema/ directory: inside the installed package, else the repository's."""
+    try:
+        packaged = resources.files("qcss").joinpath("schema")
+        if packaged.is_dir():
+            return Path(str(packaged))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - odd loaders
+        pass
+    repo = Path(__file__).resolve().parents[2] / "schema"
+    if repo.is_dir():
+        return repo
+    raise SchemaError("cannot find the qcss schema files (qcss/schema in the package)")
+
+
+def files(dialect: str) -> list[SchemaFile]:
+    """The numbered schema files of `dialect` ("mysql" or "sqlite"), in order."""
+    d = schema_dir() / dialect
+    out: list[SchemaFile] = []
+    for p in sorted(d.iterdir()):
+        m = _FILE_RE.match(p.name)
+        if m:
+            out.append(SchemaFile(int(m.group(1)), p.name, p.read_text(encoding="utf-8")))
+    versions = [f.version for f in out]
+    if versions != list(range(1, len(out) + 1)):
+        raise SchemaError(f"schema files in {d} are not numbered 0001, 0002, ...: {versions}")
+    return out
+
+
+def latest_version(dialect: str) -> int:
+    fs = files(dialect)
+    return fs[-1].version if fs else 0
+
+
+def split_statements(sql: str) -> list[str]:
+    """Statements of a schema file: they end with ';' at the end of a line;
+    comment lines (--) are dropped."""
+    out: list[str] = []
+    cur: list[str] = []
+    for line in sql.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        cur.append(line)
+        if stripped.endswith(";"):
+            stmt = "\n".join(cur).strip()
+            out.append(stmt[:-1].strip())
+            cur = []
+    if cur:
+        out.append("\n".join(cur).strip())
+    return [s for s in out if s]
+
+
+def mask(url: str) -> str:
+    """`url` with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _dialect_of(url: str) -> str:
+    scheme = url.split("://", 1)[0]
+    if scheme in ("mysql", "mariadb"):
+        return "mysql"
+    if scheme == "sqlite":
+        return "sqlite"
+    raise ConfigError(f"schema management needs a mysql:// or sqlite:// URL, not {mask(url)}")
+
+
+def _sqlite_path(url: str) -> Path:
+    rest = url.split("://", 1)[1].split("?", 1)[0]
+    path = unquote(rest)
+    if path.startswith("~"):
+        path = os.path.expanduser(path)
+    if not path:
+        raise ConfigError(f"sqlite URL without a file path: {url}")
+    return Path(path)
+
+
+def _engine(url: str) -> tuple[Engine, str]:
+    dialect = _dialect_of(url)
+    if dialect == "sqlite":
+        path = _sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        eng = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+        return eng, dialect
+    parts = urlsplit(url)
+    q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    password: str | None = unquote(parts.password) if parts.password is not None else None
+    if password is None:
+        password = os.environ.get("QCSS_MYSQL_PASSWORD", os.environ.get("MYSQL_PWD"))
+    connect_args: dict[str, Any] = {"connect_timeout": int(float(q.get("connect_timeout", "10")))}
+    if "read_timeout" in q:
+        connect_args["read_timeout"] = int(float(q["read_timeout"]))
+    if "write_timeout" in q:
+        connect_args["write_timeout"] = int(float(q["write_timeout"]))
+    if "socket" in q:
+        connect_args["unix_socket"] = q["socket"]
+    if "read_default_file" in q:
+        connect_args["read_default_file"] = os.path.expanduser(q["read_default_file"])
+        connect_args["read_default_group"] = q.get("read_default_group", "client")
+    ssl: dict[str, Any] = {}
+    for k in ("ssl_ca", "ssl_cert", "ssl_key"):
+        if k in q:
+            ssl[k.split("_", 1)[1]] = q[k]
+    if q.get("ssl_verify") in ("1", "true", "yes"):
+        ssl["check_hostname"] = True
+        connect_args["ssl_verify_cert"] = True
+    if ssl:
+        connect_args["ssl"] = ssl
+    sa_url = sa.engine.URL.create(
+        "mysql+pymysql",
+        username=unquote(parts.username) if parts.username else None,
+        password=password,
+        host=parts.hostname or ("localhost" if "socket" in q else None),
+        port=parts.port,
+        database=unquote(parts.path.lstrip("/")) or None,
+    )
+    if not sa_url.database:
+        raise ConfigError(f"mysql URL without a database: {mask(url)}")
+    eng = sa.create_engine(sa_url, connect_args=connect_args, poolclass=sa.pool.NullPool)
+    return eng, dialect
+
+
+def _mysql_code(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", None)
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+_TRANSIENT_MYSQL = {1205, 1213, 2006, 2013, 2055}
+
+
+def _transient(exc: BaseException) -> bool:
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    code = _mysql_code(exc)
+    if code in _TRANSIENT_MYSQL:
+        return True
+    msg = str(exc).lower()
+    return "database is locked" in msg or "database is busy" in msg
+
+
+def _translate(exc: BaseException, url: str) -> Exception:
+    code = _mysql_code(exc)
+    msg = f"{mask(url)}: {getattr(exc, 'orig', exc)}"
+    if code in (1044, 1045, 1142, 1698):
+        return AuthError(msg)
+    if code == 1049:
+        return SchemaError(msg + " (create the database first)")
+    if code in (2002, 2003, 2005, 2006, 2013) or isinstance(exc, sa.exc.OperationalError):
+        return ConnError(msg)
+    return SchemaError(msg)
+
+
+_retrying = retry(
+    retry=retry_if_exception(_transient),
+    wait=wait_random_exponential(multiplier=0.05, max=2),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+
+
+def _read_state(conn: Connection, dialect: str) -> tuple[int, bool, list[str]]:
+    insp = sa.inspect(conn)
+    if not insp.has_table("qcss_schema_version"):
+        return 0, False, []
+    rows = conn.execute(
+        sa.text("SELECT version, dirty, description FROM qcss_schema_version ORDER BY version")
+    ).all()
+    if not rows:
+        return 0, False, []
+    return int(rows[-1][0]), bool(rows[-1][1]), [str(r[2]) for r in rows]
+
+
+def _status(conn: Connection, url: str, dialect: str) -> SchemaStatus:
+    current, dirty, applied = _read_state(conn, dialect)
+    fs = files(dialect)
+    return SchemaStatus(
+        url=mask(url),
+        dialect=dialect,
+        current=current,
+        dirty=dirty,
+        latest=fs[-1].version if fs else 0,
+        applied=applied,
+        pending=[f.name for f in fs if f.version > current],
+    )
+
+
+@contextmanager
+def _connected(url: str) -> Iterator[tuple[Connection, str]]:
+    eng, dialect = _engine(url)
+    try:
+        try:
+            conn = eng.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise _translate(exc, url) from exc
+        try:
+            yield conn, dialect
+        finally:
+            conn.close()
+    finally:
+        eng.dispose()
+
+
+@contextmanager
+def _advisory_lock(conn: Connection, dialect: str) -> Iterator[None]:
+    if dialect != "mysql":
+        yield
+        return
+    got = conn.execute(
+        sa.text("SELECT GET_LOCK(:n, :t)"), {"n": LOCK_NAME, "t": LOCK_TIMEOUT_S}
+    ).scalar()
+    conn.commit()
+    if got != 1:
+        raise SchemaError(
+            f"another schema upgrade holds the lock '{LOCK_NAME}' (waited {LOCK_TIMEOUT_S} s)"
+        )
+    try:
+        yield
+    finally:
+        conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": LOCK_NAME})
+        conn.commit()
+
+
+@_retrying
+def status(url: str) -> SchemaStatus:
+    """The schema state of the database at `url`."""
+    with _connected(url) as (conn, dialect):
+        try:
+            st = _status(conn, url, dialect)
+            conn.rollback()
+            return st
+        except sa.exc.SQLAlchemyError as exc:
+            if _transient(exc):
+                raise
+            raise _translate(exc, url) from exc
+
+
+def _apply(conn: Connection, dialect: str, f: SchemaFile) -> None:
+    now = time.time()
+    if dialect == "sqlite":
+        # DDL is transactional: the file and its row commit together.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            for stmt in split_statements(f.sql):
+                conn.exec_driver_sql(stmt)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
+                    "VALUES (:v, 0, :t, :d)"
+                ),
+                {"v": f.version, "t": now, "d": f.name},
+            )
+            conn.exec_driver_sql("COMMIT")
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        return
+    # MySQL: DDL commits implicitly; mark the version dirty while applying.
+    conn.execute(
+        sa.text(
+            "INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
+            "VALUES (:v, 1, :t, :d)"
+        ),
+        {"v": f.version, "t": now, "d": f.name},
+    )
+    conn.commit()
+    for stmt in split_statements(f.sql):
+        conn.exec_driver_sql(stmt)
+    conn.execute(
+        sa.text("UPDATE qcss_schema_version SET dirty = 0, applied_at = :t WHERE version = :v"),
+        {"v": f.version, "t": time.time()},
+    )
+    conn.commit()
+
+
+def _migrate(url: str, *, fresh_only: bool) -> SchemaStatus:
+    with _connected(url) as (conn, dialect):
+        try:
+            if dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            with _advisory_lock(conn, dialect):
+                conn.exec_driver_sql(VERSION_TABLE[dialect])
+                conn.commit()
+                st = _status(conn, url, dialect)
+                if st.dirty:
+                    raise SchemaError(
+                        f"{st.url}: schema version {st.current} is dirty (an upgrade was "
+                        "interrupted): repair the database by hand, then delete or clear its "
+                        "row in qcss_schema_version"
+                    )
+                if st.current > st.latest:
+                    raise SchemaError(
+                        f"{st.url}: schema version {st.current} is newer than this qcss "
+                        f"({st.latest}): upgrade qcss"
+                    )
+                if fresh_only and 0 < st.current < st.latest:
+                    raise SchemaError(
+                        f"{st.url}: schema version {st.current} is installed; run "
+                        "`css-admin schema upgrade` to reach "
+                        f"{st.latest}"
+                    )
+                if dialect == "mysql" and st.current == 0:
+                    n = conn.execute(
+                        sa.text(
+                            "SELECT COUNT(*) FROM information_schema.tables WHERE "
+                            "table_schema = DATABASE() AND table_name LIKE 'qcss\\_%' "
+                            "AND table_name <> 'qcss_schema_version'"
+                        )
+                    ).scalar()
+                    if n:
+                        raise SchemaError(
+                            f"{st.url}: qcss tables exist without a schema version: "
+                            "refusing to touch them"
+                        )
+                for f in files(dialect):
+                    if f.version > st.current:
+                        _apply(conn, dialect, f)
+                return _status(conn, url, dialect)
+        except sa.exc.SQLAlchemyError as exc:
+            if _transient(exc):
+                raise
+            raise _translate(exc, url) from exc
+
+
+@_retrying
+def init(url: str) -> SchemaStatus:
+    """Install the schema in an empty database (no-op if already up to date)."""
+    return _migrate(url, fresh_only=True)
+
+
+@_retrying
+def upgrade(url: str) -> SchemaStatus:
+    """Apply every pending schema file, in order (installs a fresh database too)."""
+    return _migrate(url, fresh_only=False)
