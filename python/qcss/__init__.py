@@ -13,6 +13,15 @@ command-line tools. Open a store with :func:`open`::
 from __future__ import annotations
 
 from qcss._qcss import (
+    ChunkReplica,
+    CssAccess,
+    DbParams,
+    MatchTableParams,
+    NodeParams,
+    PartTableParams,
+    ScanTableParams,
+    StripingParams,
+    TableParams,
     DEFAULT_MAX_VALUE_SIZE,
     MAX_KEY_LENGTH,
     Change,
@@ -57,6 +66,15 @@ from qcss.errors import (
 )
 
 __all__ = [
+    "ChunkReplica",
+    "CssAccess",
+    "DbParams",
+    "MatchTableParams",
+    "NodeParams",
+    "PartTableParams",
+    "ScanTableParams",
+    "StripingParams",
+    "TableParams",
     "DEFAULT_MAX_VALUE_SIZE",
     "MAX_KEY_LENGTH",
     "AuthError",
