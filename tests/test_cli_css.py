@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from css_backends import ALL_BACKENDS, make_url
 
 import qcss
 from conftest import QSERV_JSON
-from css_backends import ALL_BACKENDS, make_url
 from qcss.cli import EXIT_CODES, cli
 
 

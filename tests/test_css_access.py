@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from css_backends import ALL_BACKENDS, SHARED_BACKENDS, make_url
 
 import qcss
 from conftest import QSERV_JSON
-from css_backends import ALL_BACKENDS, SHARED_BACKENDS, make_url
 
 # The tree of Qserv's testCssAccess.cc: child-key (older) and .packed.json forms.
 QSERV_TREE: dict[str, str] = {
@@ -289,7 +289,10 @@ def test_qserv_2017_maps(kv: qcss.KvInterface) -> None:
 # ---- atomicity with real processes ---------------------------------------------------
 
 
-def _creator(url: str, tag: str, start: mp.synchronize.Event, out: mp.Queue[tuple[str, int, str]]) -> None:
+Report = tuple[str, int, str]
+
+
+def _creator(url: str, tag: str, start: mp.synchronize.Event, out: mp.Queue[Report]) -> None:
     css = qcss.CssAccess(qcss.open(url))
     start.wait()
     made = 0
@@ -303,7 +306,7 @@ def _creator(url: str, tag: str, start: mp.synchronize.Event, out: mp.Queue[tupl
         out.put((tag, made, "done"))
     except qcss.NoSuchDb:
         out.put((tag, made, "NoSuchDb"))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
+    except Exception as exc:
         out.put((tag, made, f"{type(exc).__name__}: {exc}"))
 
 
@@ -316,7 +319,7 @@ def _dropper(url: str, start: mp.synchronize.Event, out: mp.Queue[tuple[str, int
     try:
         css.dropDb("db")
         out.put(("dropper", 0, "dropped"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.put(("dropper", 0, f"{type(exc).__name__}: {exc}"))
 
 
@@ -416,7 +419,7 @@ def test_threads_share_one_css_access(kv: qcss.KvInterface) -> None:
                 css.createTable("db", f"T{tag}_{i}", "(x INT)")
                 css.addChunk("db", f"T{tag}_{i}", i, [f"w{tag}"])
                 assert css.containsTable("db", f"T{tag}_{i}")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]

@@ -26,7 +26,9 @@ from typing import Any
 import click
 
 import qcss
-from qcss.cli import Ctx, emit, handled, pass_ctx
+from qcss.cli import Ctx, emit, handled
+
+pass_ctx = click.make_pass_decorator(Ctx)
 
 # ---- helpers ------------------------------------------------------------------
 
