@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import mysql_server as mysqld
 import pytest
 
 import qcss
@@ -21,7 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 QSERV_JSON = FIXTURES / "qserv" / "kvmap-2017.json"
 QSERV_TSV = FIXTURES / "qserv" / "kvmap-2017.tsv"
 
-BACKENDS = ["mem"]
+BACKENDS = ["mem", "sqlite", "mysql"]
 
 
 @dataclass
@@ -49,16 +50,42 @@ class Store:
         return qcss.open(f"mem://{path}", readOnly=readOnly)
 
 
-def make_store(backend: str, tmp: Path) -> Iterator[Store]:
+def make_store(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
     if backend == "mem":
         yield Store(backend, "mem://", tmp)
+        return
+    if backend == "sqlite":
+        # A fresh file: the library creates the schema itself.
+        yield Store(backend, f"sqlite://{tmp}/css.db", tmp)
+        return
+    if backend == "mysql":
+        server: mysqld.Server = request.getfixturevalue("mysql_server")
+        with server.fresh_database() as url:
+            yield Store(backend, url, tmp)
         return
     raise AssertionError(f"unknown backend {backend}")
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield from make_store(request.param, tmp_path)
+    yield from make_store(request.param, tmp_path, request)
+
+
+@pytest.fixture(scope="session")
+def mysql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mysqld.Server]:
+    """A MariaDB/MySQL server for the whole session: $QCSS_TEST_MYSQL_URL, else
+    127.0.0.1:3306 if it answers, else a throwaway mariadbd started here. With
+    $CI set, a server that cannot be had fails the tests instead of skipping."""
+    try:
+        server = mysqld.find_or_start(tmp_path_factory.mktemp("mariadb"))
+    except mysqld.NoServer as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: no MySQL server for the mysql tests: {exc}")
+        pytest.skip(f"no MySQL server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from qcss._qcss import (
     DEFAULT_MAX_VALUE_SIZE,
+    LOCK_ROOT,
+    LOCK_TOKEN_ROOT,
     MAX_KEY_LENGTH,
     Change,
     ChangeKind,
@@ -23,7 +25,10 @@ from qcss._qcss import (
     KeyStat,
     KeyValue,
     KvInterface,
+    Lease,
     LeaseInfo,
+    Lock,
+    LockInfo,
     MatchTableParams,
     NodeParams,
     PartTableParams,
@@ -35,8 +40,10 @@ from qcss._qcss import (
     __version__,
     defaultUrl,
     keyProblem,
+    lockDir,
     maskUrl,
     open,
+    tokenKey,
     validateKey,
 )
 from qcss.errors import (
@@ -67,6 +74,8 @@ from qcss.errors import (
 
 __all__ = [
     "DEFAULT_MAX_VALUE_SIZE",
+    "LOCK_ROOT",
+    "LOCK_TOKEN_ROOT",
     "MAX_KEY_LENGTH",
     "AuthError",
     "BadDumpError",
@@ -86,8 +95,11 @@ __all__ = [
     "KeyStat",
     "KeyValue",
     "KvInterface",
+    "Lease",
     "LeaseExpired",
     "LeaseInfo",
+    "Lock",
+    "LockInfo",
     "LockTimeout",
     "MatchTableParams",
     "NoSuchDb",
@@ -111,7 +123,9 @@ __all__ = [
     "__version__",
     "defaultUrl",
     "keyProblem",
+    "lockDir",
     "maskUrl",
     "open",
+    "tokenKey",
     "validateKey",
 ]

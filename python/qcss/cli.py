@@ -237,6 +237,10 @@ def main() -> None:
     cli(prog_name="css-admin")
 
 
+# Verbs of other modules: imported last (they use the helpers above), each adds
+# its commands to `cli` with cli.add_command(), whichever module is imported first.
+from qcss import cli_lock  # noqa: E402, F401
+
 # The CSS verbs (databases, tables, nodes, chunks), thin over CssAccess.
 from qcss.cli_css import chunk, css_group, db, node, table  # noqa: E402
 

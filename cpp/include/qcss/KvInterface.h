@@ -109,6 +109,7 @@ struct LeaseInfo {
 };
 
 class KvInterface;
+class Lock;
 
 /// Builds an atomic multi-key transaction: all operations apply, or none does.
 /// Obtain it from KvInterface::transaction().
@@ -120,6 +121,12 @@ public:
     Transaction& check(std::string const& key, std::int64_t version);
     /// Require the key to exist with the given create revision (fencing-token check).
     Transaction& checkCreateRevision(std::string const& key, std::int64_t createRevision);
+    /// Require `lock` to be still held: its entry exists with its fencing token
+    /// (see Lock.h). A holder that lost its lease, or whose lock was broken, fails.
+    Transaction& checkLock(Lock const& lock);
+    /// The same for a fencing token alone (e.g. passed to a child process):
+    /// requires the acquisition with this token to be still held.
+    Transaction& checkLock(std::int64_t token);
     Transaction& create(std::string const& key, std::string const& value = std::string(),
                         bool unique = false, std::int64_t lease = 0);
     Transaction& set(std::string const& key, std::string const& value,

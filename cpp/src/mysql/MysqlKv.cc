@@ -112,6 +112,10 @@ struct Stmt {
 
 class MysqlConn : public sql::Conn {
 public:
+    /// Statements smaller than this travel inlined in one multi-statement
+    /// round trip; larger ones (big values) as binary prepared statements.
+    static constexpr std::size_t kPipelineBytes = 256u << 10;
+
     explicit MysqlConn(Settings const& s) {
         _my = mysql_init(nullptr);
         if (_my == nullptr) throw DbError(ErrKind::Other, 0, "mysql_init failed (out of memory)");
@@ -183,6 +187,7 @@ public:
         auto s = std::make_unique<Stmt>();
         s->st = mysql_stmt_init(_my);
         if (s->st == nullptr) failConn();
+        ++sql::roundTrips;
         if (mysql_stmt_prepare(s->st, sqlText.data(), sqlText.size()) != 0) failStmt(*s);
         s->nparams = mysql_stmt_param_count(s->st);
         s->params.resize(s->nparams);
@@ -263,6 +268,7 @@ public:
             }
         }
         if (s.nparams > 0 && mysql_stmt_bind_param(s.st, s.params.data()) != 0) failStmt(s);
+        ++sql::roundTrips;
         if (mysql_stmt_execute(s.st) != 0) failStmt(s);
     }
 
@@ -325,6 +331,7 @@ public:
     /// A text statement (possibly several, ';'-separated, without parameters);
     /// consumes every result. Returns the insert id of the last one.
     std::int64_t textQuery(std::string const& sqlText) {
+        ++sql::roundTrips;
         if (mysql_real_query(_my, sqlText.data(), sqlText.size()) != 0) failConn();
         std::int64_t id = 0;
         while (true) {
@@ -340,6 +347,206 @@ public:
     }
 
     void execDirect(std::string const& sqlText) override { textQuery(sqlText); }
+
+    /// `sqlText` with each '?' replaced by its parameter as a literal: integers
+    /// in decimal, blobs as hex (X'..'), which no byte can escape from.
+    static void inlineInto(std::string& out, std::string const& sqlText,
+                           std::vector<Param> const& params) {
+        static char const* const hex = "0123456789abcdef";
+        std::size_t k = 0;
+        for (char ch : sqlText) {
+            if (ch != '?') {
+                out.push_back(ch);
+                continue;
+            }
+            auto const& p = params.at(k++);
+            switch (p.kind) {
+                case Param::Kind::Null: out += "NULL"; break;
+                case Param::Kind::Int: out += std::to_string(p.i); break;
+                case Param::Kind::Double: {
+                    char buf[40];
+                    std::snprintf(buf, sizeof buf, "%.17g", p.d);
+                    out += buf;
+                    break;
+                }
+                case Param::Kind::Blob:
+                    out += "X'";
+                    for (unsigned char c : p.s) {
+                        out.push_back(hex[c >> 4]);
+                        out.push_back(hex[c & 15]);
+                    }
+                    out.push_back('\'');
+                    break;
+            }
+        }
+        if (k != params.size()) throw DbError(ErrKind::Other, 0, "parameter count mismatch");
+    }
+
+    static std::size_t inlineSize(std::vector<Param> const& params) {
+        std::size_t n = 0;
+        for (auto const& p : params) n += p.kind == Param::Kind::Blob ? 2 * p.s.size() + 3 : 24;
+        return n;
+    }
+
+    /// The rows of a text-protocol result.
+    static Rows textRows(MYSQL_RES* res) {
+        Rows rows;
+        unsigned const n = mysql_num_fields(res);
+        MYSQL_FIELD* fields = mysql_fetch_fields(res);
+        while (MYSQL_ROW r = mysql_fetch_row(res)) {
+            unsigned long* lens = mysql_fetch_lengths(res);
+            Row row(n);
+            for (unsigned i = 0; i < n; ++i) {
+                if (r[i] == nullptr) continue;
+                Cell& c = row[i];
+                c.null = false;
+                c.s.assign(r[i], lens[i]);
+                switch (fields[i].type) {
+                    case MYSQL_TYPE_TINY:
+                    case MYSQL_TYPE_SHORT:
+                    case MYSQL_TYPE_INT24:
+                    case MYSQL_TYPE_LONG:
+                    case MYSQL_TYPE_LONGLONG:
+                        c.i = std::strtoll(c.s.c_str(), nullptr, 10);
+                        c.d = static_cast<double>(c.i);
+                        break;
+                    case MYSQL_TYPE_FLOAT:
+                    case MYSQL_TYPE_DOUBLE:
+                    case MYSQL_TYPE_DECIMAL:
+                    case MYSQL_TYPE_NEWDECIMAL:
+                        c.d = std::strtod(c.s.c_str(), nullptr);
+                        c.i = static_cast<std::int64_t>(c.d);
+                        break;
+                    default: break;
+                }
+            }
+            rows.push_back(std::move(row));
+        }
+        return rows;
+    }
+
+    std::int64_t beginWriteWithQuery(std::string const& sqlText, std::vector<Param> const& params,
+                                     Rows& out) override {
+        if (inlineSize(params) > kPipelineBytes) return sql::Conn::beginWriteWithQuery(sqlText, params, out);
+        std::string text =
+                "START TRANSACTION; "
+                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1; ";
+        inlineInto(text, sqlText, params);
+        _inTxn = true;
+        ++sql::roundTrips;
+        if (mysql_real_query(_my, text.data(), text.size()) != 0) failConn();
+        std::int64_t rev = 0;
+        int idx = 0;
+        while (true) {
+            MYSQL_RES* res = mysql_store_result(_my);
+            if (res != nullptr) {
+                out = textRows(res);
+                mysql_free_result(res);
+            } else if (mysql_field_count(_my) != 0) {
+                failConn();
+            }
+            if (idx == 1) {
+                if (mysql_affected_rows(_my) != 1)
+                    throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+                rev = static_cast<std::int64_t>(mysql_insert_id(_my));
+            }
+            ++idx;
+            int const st = mysql_next_result(_my);
+            if (st == -1) break;
+            if (st > 0) failConn();
+        }
+        return rev;
+    }
+
+    void execAndCommit(std::vector<sql::Statement> const& stmts) override {
+        std::size_t bytes = 0;
+        for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params);
+        if (bytes > kPipelineBytes) {
+            // Large values: binary prepared statements, then COMMIT.
+            for (auto const& st : stmts) exec(st.sql, st.params);
+            commit();
+            return;
+        }
+        std::string text;
+        text.reserve(bytes + 16);
+        for (auto const& st : stmts) {
+            inlineInto(text, st.sql, st.params);
+            text += "; ";
+        }
+        text += "COMMIT";
+        sendCommit(text);
+    }
+
+    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
+                         std::string_view client, std::int64_t& rev) override {
+        std::vector<Param> kp{Param::blob(key)};
+        std::vector<Param> vp{Param::blob(value)};
+        std::vector<Param> cp{Param::blob(client)};
+        if (inlineSize(vp) > kPipelineBytes) return -1;
+        // Serialise on the revision row; write only if the key is there (with
+        // the expected version); log the Put; bump the revision only if a row
+        // was written (ROW_COUNT()), so a miss commits an empty transaction.
+        // The new version and revision come back in the OK packets
+        // (LAST_INSERT_ID(expr)): no result set, six statements, one round trip.
+        std::string t = "START TRANSACTION; "
+                        "SELECT revision + 1 INTO @qcss_r FROM qcss_meta WHERE id = 1 FOR UPDATE; "
+                        "UPDATE qcss_kv SET value = ";
+        inlineInto(t, "?", vp);
+        t += ", version = LAST_INSERT_ID(version + 1), mod_rev = @qcss_r WHERE path = ";
+        inlineInto(t, "?", kp);
+        if (expectVersion >= 0) t += " AND version = " + std::to_string(expectVersion);
+        t += "; INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client) "
+             "SELECT @qcss_r, 1, 1, path, value, version, UNIX_TIMESTAMP(NOW(6)), ";
+        inlineInto(t, "?", cp);
+        t += " FROM qcss_kv WHERE path = ";
+        inlineInto(t, "?", kp);
+        t += " AND mod_rev = @qcss_r; "
+             "UPDATE qcss_meta SET revision = LAST_INSERT_ID(@qcss_r) WHERE id = 1 AND "
+             "ROW_COUNT() > 0; COMMIT";
+        _inTxn = true;
+        ++sql::roundTrips;
+        std::int64_t version = 0;
+        try {
+            if (mysql_real_query(_my, t.data(), t.size()) != 0) failConn();
+            int idx = 0;
+            bool hit = false;
+            while (true) {
+                if (MYSQL_RES* res = mysql_store_result(_my)) {
+                    mysql_free_result(res);
+                } else if (mysql_field_count(_my) != 0) {
+                    failConn();
+                }
+                if (idx == 2) {
+                    hit = mysql_affected_rows(_my) == 1;
+                    version = hit ? static_cast<std::int64_t>(mysql_insert_id(_my)) : 0;
+                } else if (idx == 4 && hit) {
+                    rev = static_cast<std::int64_t>(mysql_insert_id(_my));
+                }
+                ++idx;
+                int const st = mysql_next_result(_my);
+                if (st == -1) break;
+                if (st > 0) failConn();
+            }
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::Lost) throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
+            throw;
+        }
+        _inTxn = false;
+        return version;
+    }
+
+    /// Send a round trip that ends with COMMIT: losing the connection during
+    /// it leaves the outcome unknown.
+    void sendCommit(std::string const& text) {
+        try {
+            textQuery(text);
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::Lost)
+                throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
+            throw;
+        }
+        _inTxn = false;
+    }
 
     std::int64_t beginWrite() override {
         _inTxn = true;
@@ -361,10 +568,7 @@ public:
         textQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
                   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
     }
-    void commit() override {
-        textQuery("COMMIT");
-        _inTxn = false;
-    }
+    void commit() override { sendCommit("COMMIT"); }
     void rollback() noexcept override {
         if (!_inTxn) return;
         _inTxn = false;

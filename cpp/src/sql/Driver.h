@@ -9,6 +9,7 @@
 //    taking the revision lock).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -17,6 +18,10 @@
 #include <vector>
 
 namespace qcss::detail::sql {
+
+/// Client-server round trips made by every connection of the process (the
+/// MySQL driver counts them; the bench reports round trips per operation).
+inline std::atomic<std::uint64_t> roundTrips{0};
 
 /// How a database error should be handled by the core.
 enum class ErrKind {
@@ -30,6 +35,7 @@ enum class ErrKind {
     Duplicate,      ///< duplicate key
     TooLarge,       ///< packet / value too large for the server
     NoSchema,       ///< table or database missing
+    CommitUnknown,  ///< connection lost while a COMMIT was in flight
 };
 
 class DbError : public std::runtime_error {
@@ -93,6 +99,12 @@ struct Dialect {
     std::size_t maxParams = 30000;   ///< bound parameters per statement
 };
 
+/// A statement and its parameters, to run later.
+struct Statement {
+    std::string sql;
+    std::vector<Param> params;
+};
+
 /// One database connection. Not thread-safe; the core pools them.
 class Conn {
 public:
@@ -119,6 +131,33 @@ public:
     virtual void commit() = 0;
     /// Roll back; never throws (a broken connection is marked broken).
     virtual void rollback() noexcept = 0;
+    /// beginWrite() and then query(sql, params), in one round trip if the
+    /// driver can (MySQL sends both as one multi-statement).
+    virtual std::int64_t beginWriteWithQuery(std::string const& sql,
+                                             std::vector<Param> const& params, Rows& out) {
+        std::int64_t const rev = beginWrite();
+        out = query(sql, params);
+        return rev;
+    }
+    /// Run `stmts` then COMMIT, in as few round trips as the driver can. A
+    /// connection lost while the COMMIT may have reached the server throws
+    /// DbError(CommitUnknown).
+    virtual void execAndCommit(std::vector<Statement> const& stmts) {
+        for (auto const& s : stmts) exec(s.sql, s.params);
+        commit();
+    }
+    /// Optional one-round-trip overwrite of an existing key (the common
+    /// set()): bump the revision, update the row (if its version is
+    /// `expectVersion`, when >= 0), log the Put and commit, all in one round
+    /// trip; or change nothing when the key is absent or the version differs.
+    /// Returns the new version and sets `rev`, or 0 when it changed nothing
+    /// (the core then runs the general path, which reports why), or -1 when
+    /// the driver has no such path.
+    virtual std::int64_t fastSet(std::string_view /*key*/, std::string_view /*value*/,
+                                 std::int64_t /*expectVersion*/, std::string_view /*client*/,
+                                 std::int64_t& /*rev*/) {
+        return -1;
+    }
     /// The last AUTO_INCREMENT / rowid generated on this connection.
     virtual std::int64_t lastInsertId() = 0;
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <random>
+#include <deque>
 #include <set>
 #include <thread>
 
@@ -116,6 +117,11 @@ void SqlKv::translate(DbError const& e, char const* what) const {
                             std::to_string(static_cast<int>(_retry.deadlineSec)) +
                             " s; see retry_timeout)");
         case ErrKind::TooLarge: throw ValueTooLargeError(msg);
+        case ErrKind::CommitUnknown:
+            throw CommitUnknownError(std::string(what) + ": the connection was lost while "
+                                     "committing; the outcome is unknown (check revision() and "
+                                     "the keys before retrying): " + e.what() + " [" + _opts.url +
+                                     "]");
         case ErrKind::NoSchema:
             throw SchemaError(msg + " -- is the qcss schema installed? run: css-admin schema init");
         case ErrKind::Duplicate:
@@ -171,19 +177,6 @@ auto SqlKv::run(char const* what, F&& f) -> decltype(f(std::declval<Conn&>())) {
     }
 }
 
-void SqlKv::commitOrUnknown(Conn& c, std::int64_t rev) {
-    try {
-        c.commit();
-    } catch (DbError const& e) {
-        if (e.kind() == ErrKind::Lost)
-            throw CommitUnknownError("connection lost while committing revision " +
-                                     std::to_string(rev) + " to " + _opts.url +
-                                     ": the outcome is unknown (check revision() and the keys "
-                                     "before retrying): " + e.what());
-        throw;
-    }
-}
-
 // ---- batches ------------------------------------------------------------------
 
 namespace {
@@ -210,9 +203,34 @@ struct SqlKv::Batch {
     std::vector<std::string> deleted;     // subtrees removed (range deletes)
     std::vector<ChangeRow> changes;
     std::set<std::int64_t> liveLeases;
+    std::vector<Statement> writes;
+    std::deque<std::string> bounds;  // range bounds the writes point into
     // unique prefix -> (highest key in the database, all its keys loaded)
     std::map<std::string, std::pair<std::string, bool>> unique;
 };
+
+namespace {
+
+/// Record the rows read for the first `n` of `paths` (absent ones as absent).
+template <class B>
+void absorbRows(B& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows) {
+    for (std::size_t i = 0; i < n; ++i) b.st.emplace(paths[i], Ent{});
+    for (auto& r : rows) {
+        Ent& e = b.st[r[0].s];
+        e.exists = true;
+        e.version = r[1].i;
+        e.createRev = r[2].i;
+        e.modRev = r[3].i;
+        e.lease = r[4].i;
+        e.depth = static_cast<int>(r[5].i);
+    }
+}
+
+}  // namespace
+
+void SqlKv::absorb(Batch& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows) {
+    absorbRows(b, paths, n, rows);
+}
 
 void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
     std::vector<std::string> need;
@@ -240,13 +258,9 @@ void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
     }
 }
 
-CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& ops,
-                             bool lenient) {
-    Batch b;
-    // 1. Load, with a few multi-row reads, every row the batch can look at:
-    //    the keys named, their ancestors, the subtrees it deletes, its leases.
+std::vector<std::string> SqlKv::prefetchPaths(std::vector<Op> const& ops) const {
+    // The keys named, and the ancestors of those written.
     std::vector<std::string> paths;
-    std::vector<std::int64_t> leaseIds;
     for (auto const& op : ops) {
         std::string const k = op.type == Op::Type::CreateUnique
                                       ? op.key + std::string(kUniqueDigits, '0')
@@ -259,8 +273,21 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
                 paths.push_back(p);
             }
         }
-        if (op.lease != 0) leaseIds.push_back(op.lease);
     }
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    return paths;
+}
+
+CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op> const& ops,
+                             bool lenient) {
+    // 1. Load, with a few multi-row reads, every row the batch can look at:
+    //    the keys named, their ancestors, the subtrees it deletes, its leases.
+    //    (Rows already in b.st were loaded with the revision lock.)
+    std::vector<std::string> paths = prefetchPaths(ops);
+    std::vector<std::int64_t> leaseIds;
+    for (auto const& op : ops)
+        if (op.lease != 0) leaseIds.push_back(op.lease);
     loadRows(c, b, paths);
     for (auto const& op : ops) {
         if (op.type != Op::Type::Delete) continue;
@@ -461,17 +488,20 @@ CommitResult SqlKv::applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& o
         result.results.push_back(std::move(r));
     }
 
-    if (!b.changes.empty()) writeBack(c, b, rev);
+    if (!b.changes.empty()) buildWrites(b, rev, b.writes);
     if (b.changes.empty()) result.revision = rev - 1;
     return result;
 }
 
-void SqlKv::writeBack(Conn& c, Batch& b, std::int64_t rev) {
+void SqlKv::buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out) {
     // Subtrees removed: one range statement each.
     for (auto const& k : b.deleted) {
         auto const [lo, hi] = subtreeRange(k);
-        c.exec("DELETE FROM qcss_kv WHERE path = ? OR (path >= ? AND path < ?)",
-               {Param::blob(k), Param::blob(lo), Param::blob(hi)});
+        b.bounds.push_back(lo);
+        b.bounds.push_back(hi);
+        out.push_back(Statement{"DELETE FROM qcss_kv WHERE path = ? OR (path >= ? AND path < ?)",
+                                {Param::blob(k), Param::blob(b.bounds[b.bounds.size() - 2]),
+                                 Param::blob(b.bounds.back())}});
     }
     std::size_t const maxBytes =
             _driver->maxStatementBytes() == 0 ? std::size_t(-1) : _driver->maxStatementBytes() / 2;
@@ -505,7 +535,7 @@ void SqlKv::writeBack(Conn& c, Batch& b, std::int64_t rev) {
                     "lease_id) VALUES ";
             for (std::size_t j = 0; j < n; ++j) sql += j == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
             sql += _d.kvUpsertTail;
-            c.exec(sql, ps);
+            out.push_back(Statement{std::move(sql), std::move(ps)});
             i += n;
         }
     }
@@ -540,7 +570,7 @@ void SqlKv::writeBack(Conn& c, Batch& b, std::int64_t rev) {
                 if (j > 0) sql += ",";
                 sql += row;
             }
-            c.exec(sql, ps);
+            out.push_back(Statement{std::move(sql), std::move(ps)});
             i += n;
         }
     }
@@ -555,16 +585,38 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             c.beginRead();
             Rows rows = c.query("SELECT revision FROM qcss_meta WHERE id = 1", {});
             std::int64_t const rev = rows.at(0).at(0).i;
-            CommitResult r = applyOps(c, rev + 1, ops, false);
+            Batch b;
+            CommitResult r = applyOps(c, b, rev + 1, ops, false);
             c.commit();
             r.revision = rev;
             return r;
         });
     }
+    if (ops.size() == 1 && ops[0].type == Op::Type::Set && ops[0].lease == 0) {
+        // Overwriting an existing key: one round trip where the driver can.
+        Op const& op = ops[0];
+        std::int64_t rev = 0;
+        std::int64_t const v = run("set", [&](Conn& c) {
+            return c.fastSet(op.key, op.value, op.version, _opts.clientId, rev);
+        });
+        if (v > 0) return CommitResult{rev, {OpResult{op.key, v}}};
+    }
+    // The first rows to read travel with the revision lock (one round trip on
+    // MySQL); the writes and the COMMIT travel together (one round trip when
+    // small enough).
+    std::vector<std::string> const paths = prefetchPaths(ops);
+    std::size_t const n0 = std::min(kInChunk, paths.size());
+    std::vector<Param> ps0;
+    for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(paths[i]));
+    std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
+                             "qcss_kv WHERE path IN (" + placeholders(n0) + ")";
     return run("commit", [&](Conn& c) {
-        std::int64_t const rev = c.beginWrite();
-        CommitResult r = applyOps(c, rev, ops, false);
-        commitOrUnknown(c, rev);
+        Batch b;
+        Rows rows;
+        std::int64_t const rev = c.beginWriteWithQuery(sql0, ps0, rows);
+        absorb(b, paths, n0, rows);
+        CommitResult r = applyOps(c, b, rev, ops, false);
+        c.execAndCommit(b.writes);
         return r;
     });
 }
@@ -647,7 +699,7 @@ std::vector<std::string> SqlKv::getChildren(std::string const& key) {
             throw NoSuchKey("key " + q(key) + " does not exist");
         std::vector<std::string> out;
         out.reserve(rows.size());
-        for (auto& r : rows) out.push_back(r[0].s.substr(lo.size()));
+        for (auto& r : rows) out.push_back(std::move(r[0].s.erase(0, lo.size())));
         return out;
     });
 }
@@ -796,7 +848,7 @@ std::int64_t SqlKv::compact(std::int64_t upToRevision) {
         std::int64_t const n =
                 c.exec("DELETE FROM qcss_changes WHERE revision <= ?", {Param::integer(upTo)});
         c.exec("UPDATE qcss_meta SET compacted_revision = ? WHERE id = 1", {Param::integer(upTo)});
-        commitOrUnknown(c, cur);
+        c.commit();
         return n;
     });
 }
@@ -853,7 +905,9 @@ std::int64_t SqlKv::deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& id
     std::sort(ops.begin(), ops.end(), [](Op const& a, Op const& b) { return a.key < b.key; });
     std::int64_t const rev =
             c.query("SELECT revision FROM qcss_meta WHERE id = 1", {}).at(0).at(0).i + 1;
-    applyOps(c, rev, ops, true);
+    Batch b;
+    applyOps(c, b, rev, ops, true);
+    for (auto const& st : b.writes) c.exec(st.sql, st.params);
     c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(rev)});
     return rev;
 }
@@ -864,7 +918,8 @@ void SqlKv::leaseRevoke(std::int64_t leaseId) {
         std::int64_t const cur = c.beginWriteNoBump();
         deleteLeaseKeys(c, {leaseId});
         c.exec("DELETE FROM qcss_leases WHERE id = ?", {Param::integer(leaseId)});
-        commitOrUnknown(c, cur + 1);
+        (void)cur;
+        c.commit();
     });
 }
 
@@ -886,7 +941,8 @@ std::int64_t SqlKv::reapExpiredLeases() {
             for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::integer(ids[off + i]));
             c.exec("DELETE FROM qcss_leases WHERE id IN (" + placeholders(n) + ")", ps);
         }
-        commitOrUnknown(c, cur + 1);
+        (void)cur;
+        c.commit();
         return static_cast<std::int64_t>(ids.size());
     });
 }

@@ -90,9 +90,11 @@ public:
 private:
     struct Batch;
     void loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths);
-    CommitResult applyOps(Conn& c, std::int64_t rev, std::vector<Op> const& ops, bool lenient);
-    void writeBack(Conn& c, Batch& b, std::int64_t rev);
-    void commitOrUnknown(Conn& c, std::int64_t rev);
+    void absorb(Batch& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows);
+    CommitResult applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op> const& ops,
+                          bool lenient);
+    void buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out);
+    std::vector<std::string> prefetchPaths(std::vector<Op> const& ops) const;
     std::int64_t deleteLeaseKeys(Conn& c, std::vector<std::int64_t> const& leaseIds);
     [[noreturn]] void translate(DbError const& e, char const* what) const;
 

@@ -1,0 +1,310 @@
+"""What only the SQL backends have: bad input down to the database, typed
+connection/credential/schema errors, the schema runner and its CLI, the
+embedded default store."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import mysql_server as mysqld
+import pytest
+from click.testing import CliRunner
+
+import qcss
+import qcss.schema
+from conftest import Store, make_store
+from qcss.cli_schema import schema as schema_group
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from make_store(request.param, tmp_path, request)
+
+
+def _change_count(kv: qcss.KvInterface) -> int:
+    return len(kv.changes(0))
+
+
+# ---- bad input: a typed error and nothing half-written ------------------------
+
+TRICKY = [
+    "/q/it's",
+    '/q/say "hi"',
+    "/q/back\\slash",
+    "/q/back\\",
+    "/q/100%",
+    "/q/%",
+    "/q/_",
+    "/q/a_b",
+    "/q/'; DROP TABLE qcss_kv; --",
+    "/q/\\'; SELECT 1; --",
+    "/q/ünï/çødé",
+    "/q/emoji 🚀",
+]
+
+
+def test_tricky_keys_round_trip_and_stay_exact(sql_store: Store) -> None:
+    kv = sql_store.open()
+    value = bytes(range(256)) + b"\x00'\"\\%_"
+    for k in TRICKY:
+        kv.create(k, value + k.encode())
+    for k in TRICKY:
+        assert kv.get(k) == value + k.encode()
+    # LIKE wildcards are plain bytes: no other key matches them.
+    kv.create("/w/aXb/c")
+    kv.create("/w/a_b/c")
+    kv.create("/w/a%b/c")
+    assert kv.getChildren("/w/a_b") == ["c"]
+    kv.deleteKey("/w/a_b")
+    kv.deleteKey("/w/a%b")
+    assert kv.getChildren("/w") == ["aXb"]
+    assert set(kv.getMany([*TRICKY, "/q/100"]).keys()) == set(TRICKY)
+    snap = kv.snapshot("/q")
+    assert [e.key for e in snap.entries[1:]] == sorted(
+        [k for k in TRICKY] + ["/q/ünï"], key=lambda s: s.encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        b"/nul\x00byte".decode("latin-1"),
+        "/trailing/",
+        "//double",
+        "/a/../b",
+        "relative",
+        "/" + "x" * 1024,
+    ],
+)
+def test_invalid_keys_raise_before_touching_the_database(sql_store: Store, key: str) -> None:
+    kv = sql_store.open()
+    kv.set("/keep", "1")
+    rev, n = kv.revision(), _change_count(kv)
+    with pytest.raises(qcss.InvalidKeyError):
+        kv.transaction().set("/half", "written").set(key, "v").commit()
+    with pytest.raises(qcss.InvalidKeyError):
+        kv.get(key)
+    assert kv.revision() == rev
+    assert _change_count(kv) == n
+    assert not kv.exists("/half")
+
+
+def test_oversized_value_changes_nothing(sql_store: Store) -> None:
+    kv = sql_store.open()
+    rev = kv.revision()
+    with pytest.raises(qcss.ValueTooLargeError):
+        huge = b"\x00" * (kv.maxValueSize() + 1)
+        kv.transaction().create("/p/first", "ok").set("/p/huge", huge).commit()
+    assert kv.revision() == rev
+    assert not kv.exists("/p")
+    assert kv.changes(0) == []
+
+
+def test_largest_value_round_trips(sql_store: Store) -> None:
+    kv = sql_store.open()
+    assert kv.maxValueSize() == 16 * 1024 * 1024
+    big = os.urandom(1 << 20) * 16
+    assert len(big) == kv.maxValueSize()
+    kv.set("/big", big)
+    assert kv.get("/big") == big
+    assert kv.getStat("/big").dataLength == len(big)
+    assert kv.changes(0)[-1].value == big
+    kv.set("/big", big[:-1])  # the one-round-trip overwrite path
+    assert kv.get("/big") == big[:-1]
+
+
+# ---- MySQL: credentials, connection, privileges -------------------------------
+
+
+@pytest.fixture
+def mysql_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[mysqld.Server, str]]:
+    server: mysqld.Server = request.getfixturevalue("mysql_server")
+    with server.fresh_database() as url:
+        yield server, url
+
+
+def _hostport(server: mysqld.Server) -> str:
+    return server.base_url.split("@", 1)[1]
+
+
+def test_wrong_password_is_auth_error_and_not_printed(mysql_db: tuple[mysqld.Server, str]) -> None:
+    server, url = mysql_db
+    db = url.rsplit("/", 1)[1].split("?")[0]
+    secret = "s3cr3t-" + secrets.token_hex(4)
+    with pytest.raises(qcss.AuthError) as exc:
+        qcss.open(f"mysql://root:{secret}@{_hostport(server)}/{db}")
+    assert secret not in str(exc.value)
+    assert "***" in str(exc.value)
+
+
+def test_server_down_is_conn_error(mysql_db: tuple[mysqld.Server, str]) -> None:
+    port = mysqld._free_port()  # nothing listens there
+    with pytest.raises(qcss.ConnError):
+        qcss.open(f"mysql://root@127.0.0.1:{port}/qcss?connect_timeout=2")
+    with pytest.raises(qcss.ConnError):
+        qcss.schema.status(f"mysql://root@127.0.0.1:{port}/qcss?connect_timeout=2")
+
+
+def test_missing_database_or_schema_is_schema_error(mysql_db: tuple[mysqld.Server, str]) -> None:
+    server, _ = mysql_db
+    name = "qcss_t_" + secrets.token_hex(6)
+    with pytest.raises(qcss.SchemaError):
+        qcss.open(server.url(name))
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        with pytest.raises(qcss.SchemaError, match="schema init"):
+            qcss.open(server.url(name))
+        st = qcss.schema.status(server.url(name))
+        assert (st.current, st.latest, st.pending) == (0, 1, ["0001_initial.sql"])
+        qcss.schema.init(server.url(name))
+        qcss.open(server.url(name)).set("/ok", "1")
+        # A newer schema than the library, and an interrupted upgrade.
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE {name}.qcss_schema_version SET version = 99")
+        with pytest.raises(qcss.SchemaError, match="newer"):
+            qcss.open(server.url(name))
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE {name}.qcss_schema_version SET version = 1, dirty = 1")
+        with pytest.raises(qcss.SchemaError, match="dirty"):
+            qcss.open(server.url(name))
+        with pytest.raises(qcss.SchemaError, match="dirty"):
+            qcss.schema.upgrade(server.url(name))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.close()
+
+
+def test_select_only_user_reads_a_read_only_store(mysql_db: tuple[mysqld.Server, str]) -> None:
+    server, url = mysql_db
+    db = url.rsplit("/", 1)[1].split("?")[0]
+    qcss.open(url).set("/x", "1")
+    user = "qcss_ro_" + secrets.token_hex(4)
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+            cur.execute(f"GRANT SELECT ON {db}.* TO '{user}'@'%'")
+        ro_url = f"mysql://{user}:pw@{_hostport(server)}/{db}"
+        ro = qcss.open(ro_url, readOnly=True)
+        assert ro.get("/x") == b"1"
+        assert ro.getChildren("/") == ["x"]
+        assert ro.revision() == 1
+        with pytest.raises(qcss.ReadonlyCss):
+            ro.set("/x", "2")
+        rw = qcss.open(ro_url)
+        with pytest.raises(qcss.AuthError):
+            rw.set("/x", "2")
+        assert ro.get("/x") == b"1"
+        assert ro.revision() == 1
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        conn.close()
+
+
+def test_password_from_environment_and_option_file(
+    mysql_db: tuple[mysqld.Server, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, url = mysql_db
+    db = url.rsplit("/", 1)[1].split("?")[0]
+    user = "qcss_pw_" + secrets.token_hex(4)
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'from-elsewhere'")
+            cur.execute(f"GRANT ALL ON {db}.* TO '{user}'@'%'")
+        bare = f"mysql://{user}@{_hostport(server)}/{db}"
+        monkeypatch.setenv("QCSS_MYSQL_PASSWORD", "from-elsewhere")
+        assert qcss.open(bare).set("/env", "1") == 1
+        monkeypatch.delenv("QCSS_MYSQL_PASSWORD")
+        monkeypatch.delenv("MYSQL_PWD", raising=False)
+        with pytest.raises(qcss.AuthError):
+            qcss.open(bare)
+        cnf = tmp_path / "my.cnf"
+        cnf.write_text(f"[qcss]\nuser={user}\npassword=from-elsewhere\n")
+        host, port = _hostport(server).split(":")
+        via_file = f"mysql://{host}:{port}/{db}?read_default_file={cnf}&read_default_group=qcss"
+        assert qcss.open(via_file).get("/env") == b"1"
+        assert qcss.schema.status(via_file).current == 1
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        conn.close()
+
+
+# ---- SQLite: the embedded default -------------------------------------------
+
+
+def test_embedded_default_store_needs_no_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    url = qcss.defaultUrl()
+    assert url == f"sqlite://{tmp_path}/data/qcss/css.db"
+    kv = qcss.open(url)
+    kv.create("/DBS/LSST", "READY")
+    assert qcss.open(url, readOnly=True).get("/DBS/LSST") == b"READY"
+    st = qcss.schema.status(url)
+    assert st.up_to_date and st.applied == ["0001_initial.sql"]
+    mode = sqlite3.connect(tmp_path / "data" / "qcss" / "css.db").execute("PRAGMA journal_mode")
+    assert mode.fetchone() == ("wal",)
+
+
+def test_sqlite_schema_errors(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/s.db"
+    with pytest.raises(qcss.ConnError):
+        qcss.open(url, readOnly=True)  # no file, read-only: nothing to read
+    qcss.open(url).set("/a", "1")
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE qcss_schema_version SET version = 7")
+    db.commit()
+    with pytest.raises(qcss.SchemaError, match="newer"):
+        qcss.open(url)
+    db.execute("UPDATE qcss_schema_version SET version = 1, dirty = 1")
+    db.commit()
+    with pytest.raises(qcss.SchemaError, match="dirty"):
+        qcss.open(url)
+
+
+def test_schema_runner_on_sqlite_matches_the_library(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/runner.db"
+    st = qcss.schema.init(url)
+    assert st.up_to_date
+    assert qcss.schema.init(url).up_to_date  # idempotent
+    kv = qcss.open(url)
+    assert kv.revision() == 0
+    kv.create("/a/b", "c")
+    assert kv.getChildren("/a") == ["b"]
+
+
+def test_schema_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    url = f"sqlite://{tmp_path}/cli.db"
+    res = runner.invoke(schema_group, ["--url", url, "status"])
+    assert res.exit_code == 12, res.output
+    assert "pending: 0001_initial.sql" in res.output
+    res = runner.invoke(schema_group, ["--url", url, "init"])
+    assert res.exit_code == 0, res.output
+    assert "schema version 1, latest 1" in res.output
+    res = runner.invoke(schema_group, ["--url", url, "upgrade"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(schema_group, ["--url", url, "status"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(schema_group, ["--url", "zookeeper://x/y", "status"])
+    assert res.exit_code == 17
+
+
+def test_schema_files_are_found_and_split() -> None:
+    for dialect in ("mysql", "sqlite"):
+        fs = qcss.schema.files(dialect)
+        assert [f.version for f in fs] == [1]
+        stmts = qcss.schema.split_statements(fs[0].sql)
+        assert any(s.startswith("CREATE TABLE qcss_kv") for s in stmts)
+        assert all(";" not in s for s in stmts)
