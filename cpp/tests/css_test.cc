@@ -2,6 +2,7 @@
 // (testCssAccess.cc, packed and unpacked forms), the 2017 maps, atomicity.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "qcss/CssAccess.h"
@@ -391,6 +392,8 @@ TEST_CASE("threads: creators and a dropper never leave a half state") {
     for (int round = 0; round < 20; ++round) {
         auto kv = open("mem://");
         CssAccess css(kv);
+        // Odd rounds without the database lock: the transactions alone must hold.
+        css.setLocking(round % 2 == 0);
         css.createDb("db", StripingParams{60, 18, 0, 0.025}, "L2", "UNRELEASED");
         std::atomic<int> created{0};
         auto creator = [&](int id) {
@@ -423,6 +426,32 @@ TEST_CASE("threads: creators and a dropper never leave a half state") {
             }
         }
     }
+}
+
+TEST_CASE("admin operations take the database lock") {
+    auto kv = open("mem://");
+    CssAccess css(kv);
+    CHECK(css.locking());
+    css.createDb("db", StripingParams(), "L2", "UNRELEASED");
+    css.setLocking(true, std::chrono::milliseconds(50));
+    {
+        LockOptions opts;
+        opts.purpose = "operator";
+        auto held = lock(kv, "/DBS/db", opts);
+        CHECK_THROWS(css.createTable("db", "T", "(x INT)"), LockTimeout);
+        CHECK_THROWS(css.dropDb("db"), LockTimeout);
+        CHECK(!css.containsTable("db", "T", false));
+        // Reads take no lock.
+        CHECK_EQ(css.getDbStatus("db"), std::string("READY"));
+    }
+    css.createTable("db", "T", "(x INT)");
+    CHECK(css.containsTable("db", "T"));
+    css.setLocking(false);
+    {
+        auto held = lock(kv, "/DBS/db");
+        css.dropTable("db", "T");  // no lock taken: not blocked
+    }
+    CHECK(!css.containsTable("db", "T", false));
 }
 
 QCSS_TEST_MAIN()

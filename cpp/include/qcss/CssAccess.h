@@ -38,6 +38,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,6 +48,7 @@
 #include <vector>
 
 #include "qcss/KvInterface.h"
+#include "qcss/Lock.h"
 
 namespace qcss {
 
@@ -123,12 +125,6 @@ struct ChunkReplica {
     std::string nodeName;
 };
 
-/// Takes a lock on `key` for an admin operation and returns its guard (released
-/// when the guard is destroyed). See CssAccess::setLockProvider.
-using CssLockProvider =
-        std::function<std::shared_ptr<void>(KvInterface& kv, std::string const& key,
-                                            std::string const& purpose)>;
-
 class CssAccess {
 public:
     /// The layout version this library reads and writes ("1", as Qserv).
@@ -150,11 +146,16 @@ public:
     bool readOnly() const noexcept { return _readOnly; }
 
     /// Admin operations on a database (create, create-like, drop, table create
-    /// and drop, chunk add/delete) take the lock returned by `provider` on
-    /// /DBS/<db> for their duration. Without a provider they take none: each is
-    /// still one atomic transaction with compare-and-set preconditions.
-    /// Set it before sharing the CssAccess between threads.
-    void setLockProvider(CssLockProvider provider);
+    /// and drop, chunk add/delete) take the exclusive lock (Lock.h) on the key
+    /// path /DBS/<db> for their duration, waiting at most `timeout` (then
+    /// LockTimeout), and their transaction checks the lock's fencing token (a
+    /// holder that lost its lease cannot commit: LeaseExpired). On by default;
+    /// `enabled` false takes no lock: each operation is still one atomic
+    /// transaction with compare-and-set preconditions. Set it before sharing
+    /// the CssAccess between threads.
+    void setLocking(bool enabled,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+    bool locking() const noexcept { return _locking; }
 
     // ---- databases ----------------------------------------------------------
     std::vector<std::string> getDbNames() const;
@@ -258,10 +259,10 @@ private:
                                                    bool* keyExists = nullptr) const;
     void _assertWritable() const;
     void _assertDbExists(std::string const& dbName) const;
-    std::shared_ptr<void> _lockDb(std::string const& dbName, std::string const& purpose);
+    std::shared_ptr<Lock> _lockDb(std::string const& dbName, std::string const& purpose);
     void _createDbImpl(std::string const& dbName, std::string const& templateDb,
                        StripingParams const& striping, std::string const& storageClass,
-                       std::string const& releaseStatus, std::string const& status);
+                       std::string const& releaseStatus, std::string const& status, Lock* lk);
     void _createTableImpl(std::string const& dbName, std::string const& tableName,
                           std::vector<std::pair<std::string, std::string>> const& keys,
                           std::string const& status);
@@ -272,7 +273,8 @@ private:
 
     KvPtr _kv;
     bool _readOnly;
-    CssLockProvider _lockProvider;
+    bool _locking = true;
+    std::chrono::milliseconds _lockTimeout{60000};
 };
 
 }  // namespace qcss

@@ -47,10 +47,17 @@ auto retrying(std::string const& what, Fn&& fn) -> decltype(fn()) {
 }
 
 // Commit; a failed check or a key created/removed under our feet means a race.
-void commitOrRetry(Transaction& txn) {
+// Under a lock, the commit also checks the lock's fencing token: a holder that
+// lost its lease (paused process, broken lock) cannot write.
+void commitOrRetry(Transaction& txn, Lock* lk = nullptr) {
+    if (lk != nullptr) txn.checkLock(*lk);
     try {
         txn.commit();
     } catch (VersionMismatchError const&) {
+        if (lk != nullptr && !lk->valid()) {
+            throw LeaseExpired("lost the lock on " + lk->key() +
+                               " (lease expired or lock broken): nothing was written");
+        }
         throw Retry{};
     } catch (KeyExistsError const&) {
         throw Retry{};
@@ -365,15 +372,21 @@ CssAccess::CssAccess(KvPtr kv, bool readOnly) : _kv(std::move(kv)), _readOnly(re
     }
 }
 
-void CssAccess::setLockProvider(CssLockProvider provider) { _lockProvider = std::move(provider); }
+void CssAccess::setLocking(bool enabled, std::chrono::milliseconds timeout) {
+    _locking = enabled;
+    _lockTimeout = timeout;
+}
 
 void CssAccess::_assertWritable() const {
     if (_readOnly) throw ReadonlyCss("CSS opened read-only: " + _kv->url());
 }
 
-std::shared_ptr<void> CssAccess::_lockDb(std::string const& dbName, std::string const& purpose) {
-    if (!_lockProvider) return nullptr;
-    return _lockProvider(*_kv, dbKey(dbName), purpose);
+std::shared_ptr<Lock> CssAccess::_lockDb(std::string const& dbName, std::string const& purpose) {
+    if (!_locking) return nullptr;
+    LockOptions opts;
+    opts.timeout = _lockTimeout;
+    opts.purpose = "css: " + purpose;
+    return std::shared_ptr<Lock>(lock(_kv, dbKey(dbName), std::move(opts)));
 }
 
 void CssAccess::_assertDbExists(std::string const& dbName) const {
@@ -491,14 +504,14 @@ void CssAccess::createDb(std::string const& dbName, StripingParams const& stripi
                          std::string const& status) {
     _assertWritable();
     auto guard = _lockDb(dbName, "createDb " + dbName);
-    _createDbImpl(dbName, std::string(), striping, storageClass, releaseStatus, status);
+    _createDbImpl(dbName, std::string(), striping, storageClass, releaseStatus, status, guard.get());
 }
 
 void CssAccess::createDbLike(std::string const& dbName, std::string const& templateDbName) {
     _assertWritable();
     dbKey(templateDbName);  // validates the name
     auto guard = _lockDb(dbName, "createDbLike " + dbName + " " + templateDbName);
-    _createDbImpl(dbName, templateDbName, StripingParams(), "", "", STATUS_READY);
+    _createDbImpl(dbName, templateDbName, StripingParams(), "", "", STATUS_READY, guard.get());
 }
 
 namespace {
@@ -518,7 +531,8 @@ void bumpDbs(KvInterface& kv, Transaction& txn) {
 
 void CssAccess::_createDbImpl(std::string const& dbName, std::string const& templateDb,
                               StripingParams const& striping, std::string const& storageClass,
-                              std::string const& releaseStatus, std::string const& status) {
+                              std::string const& releaseStatus, std::string const& status,
+                              Lock* lk) {
     std::string const key = dbKey(dbName);
     retrying("createDb " + dbName, [&] {
         Transaction txn = _kv->transaction();
@@ -559,7 +573,7 @@ void CssAccess::_createDbImpl(std::string const& dbName, std::string const& temp
         txn.create(key, status);
         txn.create(key + "/" + kPacked, packJson(params));
         txn.create(key + "/TABLES", "");
-        commitOrRetry(txn);
+        commitOrRetry(txn, lk);
     });
 }
 
@@ -588,7 +602,7 @@ void CssAccess::dropDb(std::string const& dbName) {
             std::string const pKey = kPartitioning + "/_" + partId;
             if (!used && _kv->exists(pKey)) txn.deleteKey(pKey);
         }
-        commitOrRetry(txn);
+        commitOrRetry(txn, guard.get());
     });
 }
 
@@ -755,7 +769,7 @@ void CssAccess::_createTableImpl(std::string const& dbName, std::string const& t
         txn.check(dKey, dbStat.version);
         txn.create(tKey, status);
         for (auto const& [sub, value] : keys) txn.create(tKey + "/" + sub, value);
-        commitOrRetry(txn);
+        commitOrRetry(txn, guard.get());
     });
 }
 
@@ -808,11 +822,12 @@ void CssAccess::dropTable(std::string const& dbName, std::string const& tableNam
     _assertWritable();
     std::string const tKey = tableKey(dbName, tableName);
     auto guard = _lockDb(dbName, "dropTable " + dbName + "." + tableName);
-    try {
-        _kv->deleteKey(tKey);
-    } catch (NoSuchKey const&) {
-        throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
-    }
+    retrying("dropTable " + dbName + "." + tableName, [&] {
+        if (!_kv->exists(tKey)) throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
+        Transaction txn = _kv->transaction();
+        txn.deleteKey(tKey);
+        commitOrRetry(txn, guard.get());
+    });
 }
 
 // ---- nodes -----------------------------------------------------------------------
@@ -1011,7 +1026,7 @@ void CssAccess::addChunks(std::string const& dbName, std::string const& tableNam
                 txn.create(rep + "/" + kPacked, packJson({{"nodeName", n}}));
             }
         }
-        commitOrRetry(txn);
+        commitOrRetry(txn, guard.get());
     });
 }
 
@@ -1026,22 +1041,21 @@ void CssAccess::deleteChunk(std::string const& dbName, std::string const& tableN
         throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
     }
     std::string const what = "chunk " + std::to_string(chunk) + " of " + dbName + "." + tableName;
-    if (nodeName.empty()) {
-        try {
-            _kv->deleteKey(cKey);
-        } catch (NoSuchKey const&) {
-            throw NoSuchKey("no " + what + " (" + cKey + ")");
-        }
-        return;
-    }
     retrying("deleteChunk " + what, [&] {
         Transaction txn = _kv->transaction();
-        for (auto const& r : parseReplicas(_kv->snapshot(cKey))) {
-            if (r.nodeName != nodeName) continue;
-            txn.deleteKey(cKey + "/REPLICAS/" + r.replica);
+        if (nodeName.empty()) {
+            if (!_kv->exists(cKey)) throw NoSuchKey("no " + what + " (" + cKey + ")");
+            txn.deleteKey(cKey);
+        } else {
+            for (auto const& r : parseReplicas(_kv->snapshot(cKey))) {
+                if (r.nodeName != nodeName) continue;
+                txn.deleteKey(cKey + "/REPLICAS/" + r.replica);
+            }
+            if (txn.size() == 0) {
+                throw NoSuchKey("no replica of " + what + " on node '" + nodeName + "'");
+            }
         }
-        if (txn.size() == 0) throw NoSuchKey("no replica of " + what + " on node '" + nodeName + "'");
-        commitOrRetry(txn);
+        commitOrRetry(txn, guard.get());
     });
 }
 

@@ -192,6 +192,11 @@ Creates and drops are each one transaction; statuses support compare-and-set.)do
             .def_static("cssVersion", &CssAccess::cssVersion)
             .def_property_readonly("kv", &CssAccess::kv)
             .def("readOnly", &CssAccess::readOnly)
+            .def("setLocking", [](CssAccess& c, bool enabled, std::int64_t timeoutMs) {
+                c.setLocking(enabled, std::chrono::milliseconds(timeoutMs));
+            }, py::arg("enabled"), py::arg("timeoutMs") = 60000,
+               "Lock /DBS/<db> around admin operations (default on); timeout then LockTimeout.")
+            .def("locking", &CssAccess::locking)
             // databases
             .def("getDbNames", released(&CssAccess::getDbNames))
             .def("getDbStatus", released<std::map<std::string, std::string>>(&CssAccess::getDbStatus))
