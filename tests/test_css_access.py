@@ -292,8 +292,10 @@ def test_qserv_2017_maps(kv: qcss.KvInterface) -> None:
 Report = tuple[str, int, str]
 
 
-def _creator(url: str, tag: str, start: mp.synchronize.Event, out: mp.Queue[Report]) -> None:
+def _creator(url: str, locking: bool, tag: str, start: mp.synchronize.Event,
+             out: mp.Queue[Report]) -> None:
     css = qcss.CssAccess(qcss.open(url))
+    css.setLocking(locking)
     start.wait()
     made = 0
     try:
@@ -310,8 +312,10 @@ def _creator(url: str, tag: str, start: mp.synchronize.Event, out: mp.Queue[Repo
         out.put((tag, made, f"{type(exc).__name__}: {exc}"))
 
 
-def _dropper(url: str, start: mp.synchronize.Event, out: mp.Queue[tuple[str, int, str]]) -> None:
+def _dropper(url: str, locking: bool, start: mp.synchronize.Event,
+             out: mp.Queue[Report]) -> None:
     css = qcss.CssAccess(qcss.open(url))
+    css.setLocking(locking)
     start.wait()
     # Drop once both creators are under way (the table count is the signal).
     while len(css.getTableNames("db", False)) < 10:
@@ -324,7 +328,9 @@ def _dropper(url: str, start: mp.synchronize.Event, out: mp.Queue[tuple[str, int
 
 
 @pytest.mark.slow
-def test_processes_create_tables_while_another_drops_db(shared_url: str) -> None:
+@pytest.mark.parametrize("locking", [True, False], ids=["db-lock", "no-lock"])
+def test_processes_create_tables_while_another_drops_db(shared_url: str, locking: bool) -> None:
+    """Without the database lock the transactions alone must keep it whole."""
     ctx = mp.get_context("spawn")
     for _round in range(3):
         kv = qcss.open(shared_url)
@@ -333,8 +339,9 @@ def test_processes_create_tables_while_another_drops_db(shared_url: str) -> None
         pid = css.getDbStriping("db").partitioningId
         start = ctx.Event()
         out: mp.Queue[tuple[str, int, str]] = ctx.Queue()
-        procs = [ctx.Process(target=_creator, args=(shared_url, t, start, out)) for t in "ab"]
-        procs.append(ctx.Process(target=_dropper, args=(shared_url, start, out)))
+        procs = [ctx.Process(target=_creator, args=(shared_url, locking, t, start, out))
+                 for t in "ab"]
+        procs.append(ctx.Process(target=_dropper, args=(shared_url, locking, start, out)))
         for p in procs:
             p.start()
         start.set()
@@ -432,6 +439,25 @@ def test_threads_share_one_css_access(kv: qcss.KvInterface) -> None:
     assert all(len(css.getNodeChunks(f"w{t}")) == 25 for t in range(4))
 
 
+def test_admin_operations_take_the_db_lock(kv: qcss.KvInterface) -> None:
+    css = qcss.CssAccess(kv)
+    assert css.locking()
+    css.createDb("db")
+    css.setLocking(True, timeoutMs=100)
+    with kv.lock("/DBS/db", purpose="operator at work"):
+        with pytest.raises(qcss.LockTimeout):
+            css.createTable("db", "T", "(x INT)")
+        with pytest.raises(qcss.LockTimeout):
+            css.dropDb("db")
+        assert css.getDbStatus("db") == "READY"  # reads take no lock
+        css.setLocking(False)
+        css.createTable("db", "U", "(x INT)")  # without locking: not blocked
+        css.setLocking(True, timeoutMs=100)
+    css.createTable("db", "T", "(x INT)")
+    assert css.getTableNames("db") == ["T", "U"]
+    assert kv.locks("/DBS") == []
+
+
 def test_drop_of_100k_replicas_is_one_batch_and_fast(url: str) -> None:
     kv = qcss.open(url)
     css = qcss.CssAccess(kv)
@@ -447,7 +473,11 @@ def test_drop_of_100k_replicas_is_one_batch_and_fast(url: str) -> None:
     t0 = time.monotonic()
     css.dropDb("big")
     t_drop = time.monotonic() - t0
-    assert kv.revision() == rev + 1  # one batch
+    deletes = kv.changes(rev, "/DBS/big")
+    # db key, its .packed.json, TABLES; the table, its .packed.json, partitioning and its
+    # .packed.json; CHUNKS; 25000 x (chunk, REPLICAS); 100000 x (replica, .packed.json)
+    assert len(deletes) == 3 + 4 + 1 + 25000 * 2 + 100_000 * 2
+    assert len({c.revision for c in deletes}) == 1  # one batch
     assert not kv.exists("/DBS/big") and not kv.exists("/PARTITIONING/_0000000001")
     print(f"\n{kv.backend()}: add 100k replicas {t_add:.2f}s, drop {t_drop:.2f}s")
     assert t_drop < 30
