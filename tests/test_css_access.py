@@ -404,6 +404,36 @@ def test_reader_sees_tables_complete_or_not_at_all(url: str) -> None:
     assert snaps > 0
 
 
+@pytest.mark.slow
+def test_czar_on_a_mirror_sees_tables_complete_or_not_at_all(url: str) -> None:
+    kv = qcss.open(url)
+    qcss.CssAccess(kv).createDb("db", qcss.StripingParams(60, 18, 0, 0.025))
+    with kv.mirror("/", interval=0.005) as mirror:
+        czar = qcss.CssAccess(mirror, readOnly=True)  # reads the local copy only
+        writer: threading.Thread | mp.process.BaseProcess
+        if kv.backend() == "mem":
+            writer = threading.Thread(target=_mem_writer, args=(kv, 60))
+        else:
+            writer = mp.get_context("spawn").Process(target=_table_writer, args=(url, 60))
+        writer.start()
+        checked = 0
+        while writer.is_alive():
+            _check_snapshot_tables(mirror.snapshot("/DBS/db"))
+            for t in czar.getTableNames("db"):
+                try:
+                    tp = czar.getTableParams("db", t)  # one consistent read
+                except qcss.NoSuchTable:
+                    continue  # dropped since the listing: fine
+                assert tp.partitioning.isPartitioned() and tp.partitioning.overlap == 0.5
+                assert tp.sharedScan.lockInMem and tp.sharedScan.scanRating == int(t[1:]) % 5 + 1
+                checked += 1
+        writer.join()
+        assert mirror.waitFor(kv.revision(), timeout=30)
+        assert czar.getTableNames("db") == qcss.CssAccess(kv).getTableNames("db")
+        assert czar.getChunks("db", "T59") == {c: ["w1", "w2"] for c in range(5)}
+    assert checked > 0
+
+
 def _mem_writer(kv: qcss.KvInterface, n: int) -> None:
     css = qcss.CssAccess(kv)
     for i in range(n):

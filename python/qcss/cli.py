@@ -233,6 +233,16 @@ def dump(ctx: Ctx, key: str) -> None:
     click.echo(text)
 
 
+# The change-feed verbs (watch, history, compact) live in cli_watch.py.
+from qcss.cli_watch import compact as _compact  # noqa: E402
+from qcss.cli_watch import history as _history  # noqa: E402
+from qcss.cli_watch import watch as _watch  # noqa: E402
+
+cli.add_command(_watch)
+cli.add_command(_history)
+cli.add_command(_compact)
+
+
 def main() -> None:
     cli(prog_name="css-admin")
 

@@ -36,21 +36,17 @@ def _exit_code_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def _walk(cmd: click.Command, path: list[str], out: list[str],
-          parent: click.Context | None = None) -> None:
-    # With the parent context, as when run: subcommands inherit the group's
-    # settings (-h/--help). Click caches each command's help option the first
-    # time it is built, so a parentless context here would depend on whether
-    # the command already ran in this process.
-    ctx = click.Context(cmd, info_name=path[-1] if parent else " ".join(path), parent=parent,
-                        **cmd.context_settings)
+def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
+    # The help option names of the real CLI (click caches a command's help
+    # option on first use, so the output must not depend on who asked first).
+    ctx = click.Context(cmd, info_name=" ".join(path), help_option_names=["-h", "--help"])
     level = "#" * min(len(path) + 1, 4)
     out.append(f"{level} `{' '.join(path)}`\n\n```\n{cmd.get_help(ctx).rstrip()}\n```\n")
     if isinstance(cmd, click.Group):
         for name in sorted(cmd.list_commands(ctx)):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                _walk(sub, [*path, name], out, ctx)
+                _walk(sub, [*path, name], out)
 
 
 def render() -> str:

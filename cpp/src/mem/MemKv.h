@@ -11,6 +11,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,7 +25,19 @@ public:
 
     CommitResult commit(std::vector<Op> const& ops) override;
     std::string get(std::string const& key) override;
-    using KvInterface::get;
+    std::string get(std::string const& key, std::string const& defaultValue) override;
+    /// The value of `key` into `out` and true, or false if absent (no exception).
+    bool tryGet(std::string const& key, std::string& out);
+    /// Call `fn(value)` under the read lock if `key` exists (no copy; `key`
+    /// is not validated: an invalid key is simply absent). True if it did.
+    template <class Fn>
+    bool withValue(std::string_view key, Fn&& fn) {
+        std::shared_lock lock(_mu);
+        auto it = _index.find(key);
+        if (it == _index.end()) return false;
+        fn(static_cast<std::string const&>(it->second->value));
+        return true;
+    }
     KeyStat getStat(std::string const& key) override;
     std::map<std::string, std::string> getMany(std::vector<std::string> const& keys) override;
     bool exists(std::string const& key) override;
@@ -96,6 +109,9 @@ private:
 
     mutable std::shared_mutex _mu;
     std::map<std::string, Node> _nodes;  // ordered by bytes
+    // Point lookups (get/exists/getStat) without the ordered map's string
+    // compares: views into _nodes' keys, which are stable while the node lives.
+    std::unordered_map<std::string_view, Node*> _index;
     std::int64_t _revision = 0;
     std::deque<Change> _log;
     std::int64_t _compacted = 0;
