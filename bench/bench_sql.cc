@@ -114,6 +114,24 @@ void rawQuery(MYSQL* my, std::string const& q) {
     if (MYSQL_RES* r = mysql_store_result(my)) mysql_free_result(r);
 }
 
+/// Time `q` and `r` (each doing `n` operations per call) in `rounds`
+/// alternating blocks, so that load from other processes hits both alike.
+/// Returns {qcss seconds, raw seconds} summed over the rounds.
+std::pair<double, double> interleaved(int rounds, std::function<void(int)> const& q,
+                                      std::function<void(int)> const& r) {
+    double tq = 0, tr = 0;
+    for (int i = 0; i < rounds; ++i) {
+        if (i % 2 == 0) {
+            tq += secondsOf([&] { q(i); });
+            tr += secondsOf([&] { r(i); });
+        } else {
+            tr += secondsOf([&] { r(i); });
+            tq += secondsOf([&] { q(i); });
+        }
+    }
+    return {tq, tr};
+}
+
 struct Line {
     std::string op;
     double qcssRate, rawRate;
@@ -149,74 +167,86 @@ int main(int argc, char** argv) {
         auto& rt = qcss::detail::sql::roundTrips;
         std::string const value(100, 'v');
 
+        int const R = 10;  // alternating rounds per operation
+
         // ---- get ------------------------------------------------------------
         kv->set("/bench/get", value);
-        int const nGet = 3000;
         kv->get("/bench/get");  // prepare outside the timing
-        std::uint64_t r0 = rt;
-        double const tq = secondsOf([&] {
-            for (int i = 0; i < nGet; ++i)
-                if (kv->get("/bench/get").size() != value.size()) std::abort();
-        });
-        double const rtGet = double(rt - r0) / nGet;
-        double tr = 0;
         {
             Raw s(my, "SELECT value FROM qcss_kv WHERE path = ?");
             std::string const key = "/bench/get";
             unsigned long len = 0;
             std::vector<MYSQL_BIND> ps{blob(key, len)};
-            tr = secondsOf([&] {
-                for (int i = 0; i < nGet; ++i) {
-                    s.exec(ps);
-                    if (s.fetchStrings().at(0).size() != value.size()) std::abort();
-                }
-            });
+            int const n = 300;
+            std::uint64_t const r0 = rt;
+            std::uint64_t rtq = 0;
+            auto [tq, tr] = interleaved(
+                    R,
+                    [&](int) {
+                        std::uint64_t const b0 = rt;
+                        for (int i = 0; i < n; ++i)
+                            if (kv->get("/bench/get").size() != value.size()) std::abort();
+                        rtq += rt - b0;
+                    },
+                    [&](int) {
+                        for (int i = 0; i < n; ++i) {
+                            s.exec(ps);
+                            if (s.fetchStrings().at(0).size() != value.size()) std::abort();
+                        }
+                    });
+            (void)r0;
+            lines.push_back({"get", R * n / tq, R * n / tr, double(rtq) / (R * n), 0.85, "ops/s"});
         }
-        lines.push_back({"get", nGet / tq, nGet / tr, rtGet, 0.85, "ops/s"});
 
         // ---- set (durable) vs raw autocommit UPDATE -------------------------
-        int const nSet = 400;
         kv->set("/bench/set", value);
-        r0 = rt;
-        double const tqs = secondsOf([&] {
-            for (int i = 0; i < nSet; ++i) kv->set("/bench/set", value);
-        });
-        double const rtSet = double(rt - r0) / nSet;
+        kv->set("/bench/set", value);
         rawQuery(my, "INSERT INTO raw_kv VALUES ('/bench/set', 2, '', 1, 1, 1, 0)");
-        double trs = 0;
         {
             Raw s(my, "UPDATE raw_kv SET value = ?, version = version + 1 WHERE path = ?");
             std::string const key = "/bench/set";
             unsigned long l1 = 0, l2 = 0;
             std::vector<MYSQL_BIND> ps{blob(value, l1), blob(key, l2)};
-            trs = secondsOf([&] {
-                for (int i = 0; i < nSet; ++i) s.exec(ps);
-            });
+            int const n = 40;
+            std::uint64_t rtq = 0;
+            auto [tq, tr] = interleaved(
+                    R,
+                    [&](int) {
+                        std::uint64_t const b0 = rt;
+                        for (int i = 0; i < n; ++i) kv->set("/bench/set", value);
+                        rtq += rt - b0;
+                    },
+                    [&](int) {
+                        for (int i = 0; i < n; ++i) s.exec(ps);
+                    });
+            lines.push_back({"set", R * n / tq, R * n / tr, double(rtq) / (R * n), 0.8, "ops/s"});
         }
-        lines.push_back({"set", nSet / tqs, nSet / trs, rtSet, 0.8, "ops/s"});
 
         // ---- create vs raw autocommit INSERT ---------------------------------
-        int const nCreate = 400;
         kv->create("/bench/create/x");
-        r0 = rt;
-        double const tqc = secondsOf([&] {
-            for (int i = 0; i < nCreate; ++i) kv->create("/bench/create/k" + std::to_string(i), value);
-        });
-        double const rtCreate = double(rt - r0) / nCreate;
-        double trc = 0;
         {
             Raw s(my, "INSERT INTO raw_kv (path, depth, value, version, create_rev, mod_rev, "
                       "lease_id) VALUES (?, 3, ?, 1, 1, 1, 0)");
-            trc = secondsOf([&] {
-                for (int i = 0; i < nCreate; ++i) {
-                    std::string const key = "/bench/create/k" + std::to_string(i);
-                    unsigned long l1 = 0, l2 = 0;
-                    std::vector<MYSQL_BIND> ps{blob(key, l1), blob(value, l2)};
-                    s.exec(ps);
-                }
-            });
+            int const n = 40;
+            std::uint64_t rtq = 0;
+            auto [tq, tr] = interleaved(
+                    R,
+                    [&](int round) {
+                        std::uint64_t const b0 = rt;
+                        for (int i = 0; i < n; ++i)
+                            kv->create("/bench/create/k" + std::to_string(round * n + i), value);
+                        rtq += rt - b0;
+                    },
+                    [&](int round) {
+                        for (int i = 0; i < n; ++i) {
+                            std::string const key = "/bench/create/k" + std::to_string(round * n + i);
+                            unsigned long l1 = 0, l2 = 0;
+                            std::vector<MYSQL_BIND> ps{blob(key, l1), blob(value, l2)};
+                            s.exec(ps);
+                        }
+                    });
+            lines.push_back({"create", R * n / tq, R * n / tr, double(rtq) / (R * n), 0, "ops/s"});
         }
-        lines.push_back({"create", nCreate / tqc, nCreate / trc, rtCreate, 0, "ops/s"});
 
         // ---- getChildren(1000) ----------------------------------------------
         {
@@ -228,15 +258,7 @@ int main(int argc, char** argv) {
             }
             t.commit();
         }
-        int const nKids = 300;
         kv->getChildren("/bench/kids");
-        r0 = rt;
-        double const tqk = secondsOf([&] {
-            for (int i = 0; i < nKids; ++i)
-                if (kv->getChildren("/bench/kids").size() != 1000) std::abort();
-        });
-        double const rtKids = double(rt - r0) / nKids;
-        double trk = 0;
         {
             Raw s(my, "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND path < ? "
                       "ORDER BY depth, path");
@@ -244,60 +266,75 @@ int main(int argc, char** argv) {
             std::string const lo = "/bench/kids/", hi = "/bench/kids0";
             unsigned long l1 = 0, l2 = 0;
             std::vector<MYSQL_BIND> ps{integer(depth), blob(lo, l1), blob(hi, l2)};
-            trk = secondsOf([&] {
-                for (int i = 0; i < nKids; ++i) {
-                    s.exec(ps);
-                    auto rows = s.fetchStrings();
-                    std::vector<std::string> names;
-                    names.reserve(rows.size());
-                    for (auto& r : rows) names.push_back(r.substr(lo.size()));
-                    if (names.size() != 1000) std::abort();
-                }
-            });
+            int const n = 30;
+            std::uint64_t rtq = 0;
+            auto [tq, tr] = interleaved(
+                    R,
+                    [&](int) {
+                        std::uint64_t const b0 = rt;
+                        for (int i = 0; i < n; ++i)
+                            if (kv->getChildren("/bench/kids").size() != 1000) std::abort();
+                        rtq += rt - b0;
+                    },
+                    [&](int) {
+                        for (int i = 0; i < n; ++i) {
+                            s.exec(ps);
+                            auto rows = s.fetchStrings();
+                            std::vector<std::string> names;
+                            names.reserve(rows.size());
+                            for (auto& r : rows) names.push_back(r.substr(lo.size()));
+                            if (names.size() != 1000) std::abort();
+                        }
+                    });
+            lines.push_back({"getChildren(1000)", R * n / tq, R * n / tr, double(rtq) / (R * n),
+                             0.9, "ops/s"});
         }
-        lines.push_back({"getChildren(1000)", nKids / tqk, nKids / trk, rtKids, 0.9, "ops/s"});
 
         // ---- 1000-key transaction ----------------------------------------------
-        int const nTxn = 20;
-        r0 = rt;
-        double const tqt = secondsOf([&] {
-            for (int r = 0; r < nTxn; ++r) {
-                auto t = kv->transaction();
-                for (int i = 0; i < 1000; ++i) {
-                    char name[48];
-                    std::snprintf(name, sizeof name, "/bench/txn/r%02d/k%04d", r, i);
-                    t.set(name, value);
-                }
-                t.commit();
-            }
-        });
-        double const rtTxn = double(rt - r0) / nTxn;
-        double trt = 0;
         {
             std::string sqlText = "INSERT INTO raw_kv (path, depth, value, version, create_rev, "
                                   "mod_rev, lease_id) VALUES ";
             for (int i = 0; i < 1000; ++i) sqlText += i ? ",(?,4,?,1,1,1,0)" : "(?,4,?,1,1,1,0)";
             Raw s(my, sqlText);
-            trt = secondsOf([&] {
-                for (int r = 0; r < nTxn; ++r) {
-                    std::vector<std::string> keys(1000);
-                    std::vector<unsigned long> lens(2000);
-                    std::vector<MYSQL_BIND> ps;
-                    for (int i = 0; i < 1000; ++i) {
-                        char name[48];
-                        std::snprintf(name, sizeof name, "/bench/txn/r%02d/k%04d", r, i);
-                        keys[static_cast<std::size_t>(i)] = name;
-                        ps.push_back(blob(keys[static_cast<std::size_t>(i)], lens[2 * static_cast<std::size_t>(i)]));
-                        ps.push_back(blob(value, lens[2 * static_cast<std::size_t>(i) + 1]));
-                    }
-                    rawQuery(my, "START TRANSACTION");
-                    s.exec(ps);
-                    rawQuery(my, "COMMIT");
-                }
-            });
+            int const n = 2;
+            std::uint64_t rtq = 0;
+            auto [tq, tr] = interleaved(
+                    R,
+                    [&](int round) {
+                        std::uint64_t const b0 = rt;
+                        for (int k = 0; k < n; ++k) {
+                            auto t = kv->transaction();
+                            for (int i = 0; i < 1000; ++i) {
+                                char name[48];
+                                std::snprintf(name, sizeof name, "/bench/txn/r%02d/k%04d",
+                                              round * n + k, i);
+                                t.set(name, value);
+                            }
+                            t.commit();
+                        }
+                        rtq += rt - b0;
+                    },
+                    [&](int round) {
+                        for (int k = 0; k < n; ++k) {
+                            std::vector<std::string> keys(1000);
+                            std::vector<unsigned long> lens(2000);
+                            std::vector<MYSQL_BIND> ps;
+                            for (std::size_t i = 0; i < 1000; ++i) {
+                                char name[48];
+                                std::snprintf(name, sizeof name, "/bench/txn/r%02d/k%04zu",
+                                              round * n + k, i);
+                                keys[i] = name;
+                                ps.push_back(blob(keys[i], lens[2 * i]));
+                                ps.push_back(blob(value, lens[2 * i + 1]));
+                            }
+                            rawQuery(my, "START TRANSACTION");
+                            s.exec(ps);
+                            rawQuery(my, "COMMIT");
+                        }
+                    });
+            lines.push_back({"txn(1000 keys)", R * n * 1000 / tq, R * n * 1000 / tr,
+                             double(rtq) / (R * n), 50000, "keys/s"});
         }
-        lines.push_back({"txn(1000 keys)", nTxn * 1000 / tqt, nTxn * 1000 / trt, rtTxn, 50000,
-                         "keys/s"});
         mysql_close(my);
     }
     qcss::detail::mysqlServerExec(base + "/mysql", "DROP DATABASE " + db);

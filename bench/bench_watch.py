@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import random
 import statistics
 import subprocess
@@ -51,37 +52,49 @@ def summary_ms(xs: list[float]) -> dict[str, float]:
 
 
 def propagation(kv: qcss.KvInterface, samples: int, interval: float) -> dict[str, Any]:
+    """A writer thread commits at random times (gaps uniform in [0, 2*interval]),
+    without waiting for anything, so commits fall at random phases of the polls.
+    A watcher callback stamps each revision; a monitor thread stamps when a
+    mirror (not woken) has applied each revision, in order."""
+    committed: dict[int, float] = {}
     seen: dict[int, float] = {}
-    cond = threading.Condition()
+    applied: dict[int, float] = {}
+    revs: queue.Queue[int | None] = queue.Queue()
 
     def callback(changes: list[qcss.Change], revision: int) -> None:
         t = time.perf_counter()
-        with cond:
-            for c in changes:
-                seen.setdefault(c.revision, t)
-            cond.notify_all()
+        for c in changes:
+            seen.setdefault(c.revision, t)
+
+    def monitor(m: qcss.Mirror) -> None:
+        while (rev := revs.get()) is not None:
+            if not m.waitFor(rev, timeout=10, wake=False):
+                raise RuntimeError(f"mirror did not reach revision {rev}")
+            applied[rev] = time.perf_counter()
 
     rng = random.Random(7)
-    to_watcher: list[float] = []
-    to_mirror: list[float] = []  # passive: the mirror's own polling (waitFor(wake=False))
-    to_mirror_woken: list[float] = []  # read-your-writes: waitFor() wakes the poller
-    with kv.watch("/bench", callback, interval=interval) as _w, \
+    with kv.watch("/bench", callback, interval=interval) as w, \
             kv.mirror("/bench", interval=interval) as m, \
             kv.mirror("/bench", interval=interval) as m2:
+        mon = threading.Thread(target=monitor, args=(m,))
+        mon.start()
         for i in range(samples):
-            time.sleep(rng.uniform(0, interval))  # a random phase against the polls
+            time.sleep(rng.uniform(0, 2 * interval))
             t = kv.transaction()
             t.set("/bench/k", str(i))
             rev = t.commit()
-            t0 = time.perf_counter()
-            if not m.waitFor(rev, timeout=10, wake=False):
-                raise RuntimeError(f"mirror did not reach revision {rev}")
-            to_mirror.append(time.perf_counter() - t0)
-            with cond:
-                if not cond.wait_for(lambda rev=rev: rev in seen, 10):  # type: ignore[misc]
-                    raise RuntimeError(f"watcher did not deliver revision {rev}")
-                to_watcher.append(seen[rev] - t0)
-        for i in range(max(10, samples // 4)):  # read-your-writes, on another mirror
+            committed[rev] = time.perf_counter()
+            revs.put(rev)
+        revs.put(None)
+        mon.join()
+        last = max(committed)
+        deadline = time.monotonic() + 10
+        while w.position < last and time.monotonic() < deadline:
+            w.wake()
+            time.sleep(0.01)
+        # read-your-writes: waitFor() wakes the poller (another mirror)
+        woken: list[float] = []
+        for i in range(max(10, samples // 4)):
             time.sleep(rng.uniform(0, interval))
             t = kv.transaction()
             t.set("/bench/k", str(i))
@@ -89,12 +102,14 @@ def propagation(kv: qcss.KvInterface, samples: int, interval: float) -> dict[str
             t0 = time.perf_counter()
             if not m2.waitFor(rev, timeout=10):
                 raise RuntimeError(f"mirror did not reach revision {rev}")
-            to_mirror_woken.append(time.perf_counter() - t0)
+            woken.append(time.perf_counter() - t0)
+    to_watcher = [seen[r] - t for r, t in committed.items()]
+    to_mirror = [applied[r] - t for r, t in committed.items()]
     return {"samples": samples, "interval_s": interval,
             "target_median_ms": interval / 2 * 1000 + 1,
             "commit_to_watcher": summary_ms(to_watcher),
             "commit_to_mirror": summary_ms(to_mirror),
-            "commit_to_mirror_waitFor_wake": summary_ms(to_mirror_woken)}
+            "commit_to_mirror_waitFor_wake": summary_ms(woken)}
 
 
 def server_status(port: int) -> dict[str, int]:
@@ -179,7 +194,7 @@ def mirror_reads_cpp() -> dict[str, Any] | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--interval", type=float, default=0.1)
     ap.add_argument("--pollers", type=int, default=100)
     ap.add_argument("--idle-seconds", type=float, default=10.0)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import mysql_server as mysqld
+import pymysql
 import pytest
 from click.testing import CliRunner
 
@@ -307,4 +310,70 @@ def test_schema_files_are_found_and_split() -> None:
         assert [f.version for f in fs] == [1]
         stmts = qcss.schema.split_statements(fs[0].sql)
         assert any(s.startswith("CREATE TABLE qcss_kv") for s in stmts)
-        assert all(";" not in s for s in stmts)
+        assert all(";" not in s for s in stmts if "PROCEDURE" not in s)
+        if dialect == "mysql":
+            assert any(s.startswith("CREATE PROCEDURE qcss_set_existing") for s in stmts)
+
+
+def test_lock_wait_timeout_is_retried(mysql_db: tuple[mysqld.Server, str]) -> None:
+    """A writer that times out waiting for the revision lock retries (with
+    backoff) until the holder lets go, instead of failing."""
+    server, url = mysql_db
+    db = url.rsplit("/", 1)[1].split("?")[0]
+    kv = qcss.open(url + "?lock_wait_timeout=1&retry_timeout=60")
+    kv.set("/x", "1")
+    holder = server.connect(db)
+    watcher = server.connect()
+    result: list[object] = []
+
+    def write() -> None:
+        try:
+            result.append(kv.set("/x", "2"))
+        except Exception as exc:  # reported below
+            result.append(exc)
+
+    def waits() -> set[str]:
+        with watcher.cursor() as cur:
+            cur.execute(
+                "SELECT t.trx_id FROM information_schema.innodb_trx t JOIN "
+                "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                "WHERE t.trx_state = 'LOCK WAIT' AND p.db = %s",
+                (db,),
+            )
+            return {str(r[0]) for r in cur.fetchall()}
+
+    try:
+        with holder.cursor() as cur:
+            cur.execute("START TRANSACTION")
+            cur.execute("SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE")
+        # The premise: a client that does not retry fails here within 1 s.
+        probe = server.connect(db)
+        try:
+            with probe.cursor() as cur:
+                cur.execute("SET SESSION innodb_lock_wait_timeout = 1")
+                cur.execute("START TRANSACTION")
+                with pytest.raises(pymysql.MySQLError) as exc:
+                    cur.execute("SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE")
+                assert exc.value.args[0] == 1205
+        finally:
+            probe.close()
+        t = threading.Thread(target=write)
+        t.start()
+        # Wait (polling the server) until the writer waits for the lock, then
+        # keep the lock well past its 1 s lock-wait timeout: without a retry
+        # the write would fail with a lock wait timeout.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not waits():
+            time.sleep(0.05)  # polling interval, not synchronisation
+        assert waits(), "the writer never waited for the revision lock"
+        waited_since = time.monotonic()
+        while time.monotonic() - waited_since < 3.5 and not result:
+            time.sleep(0.1)  # holding the lock across several lock-wait timeouts
+        assert result == [], result  # still waiting, not failed
+        holder.rollback()
+        t.join(timeout=30)
+        assert result == [2], result
+        assert kv.get("/x") == b"2"
+    finally:
+        holder.close()
+        watcher.close()

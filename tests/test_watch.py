@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mysql_server as mysqld
 import pytest
 from click.testing import CliRunner
-from feed_backends import MariaDB, mysql_database
+from feed_backends import MariaDB
 from watch_procs import change_record, snapshot_record
 
 import qcss
@@ -32,7 +33,8 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'feed.db'}"
     else:
-        with mysql_database() as url:
+        server: mysqld.Server = request.getfixturevalue("mysql_server")
+        with server.fresh_database() as url:
             yield url
 
 
@@ -323,3 +325,22 @@ def test_cli_watch_history_compact(tmp_path: Path) -> None:
     assert json.loads(r.output)["removed"] == 0
     r = runner.invoke(cli, ["--url", url, "watch", "/", "--since", "1", "--count", "1"])
     assert r.exit_code == 0 and "resync" in r.output
+
+
+def test_watcher_dropped_inside_its_own_callback(any_kv: qcss.KvInterface) -> None:
+    """The last reference to a watcher may go away in its callback."""
+    done = threading.Event()
+    holder: dict[str, qcss.Watcher] = {}
+
+    def callback(changes: list[qcss.Change], revision: int) -> None:
+        holder.pop("w", None)  # drops the only reference, on the poller thread
+        done.set()
+
+    holder["w"] = any_kv.watch("/", callback, interval=0.01)
+    any_kv.set("/x", "1")
+    assert done.wait(WAIT)
+    col = Collector()  # the process goes on working: a new watcher still delivers
+    with any_kv.watch("/", col, interval=0.01) as w:
+        any_kv.set("/y", "1")
+        assert col.wait(any_kv.revision(), w)
+    assert [c.key for c in col.seen] == ["/y"]

@@ -18,6 +18,7 @@
 #include "testing.h"
 #ifdef QCSS_WITH_MYSQL
 #include "mysql/MysqlAdmin.h"
+#include "sql/Driver.h"
 #endif
 
 using namespace qcss;
@@ -474,6 +475,26 @@ TEST_CASE("threads: compare-and-set increments lose nothing; concurrent creates"
     });
 }
 
+TEST_CASE("getMany: many keys in one consistent read; bad options are ConfigError") {
+    onEach([](KvPtr kv, std::string const& url) {
+        auto t = kv->transaction();
+        std::vector<std::string> keys;
+        for (int i = 0; i < 1200; ++i) {
+            keys.push_back("/m/k" + std::to_string(i));
+            t.set(keys.back(), std::to_string(i));
+        }
+        t.commit();
+        keys.push_back("/m/none");
+        auto got = kv->getMany(keys);
+        CHECK_EQ(got.size(), 1200u);
+        CHECK_EQ(got["/m/k1199"], std::string("1199"));
+        CHECK_EQ(kv->getChildren("/m").size(), 1200u);
+        CHECK_EQ(kv->changes(0).size(), 1201u);
+        CHECK_THROWS(open(url + "?pool_size=lots"), ConfigError);
+        CHECK_THROWS(open(url + "?retry_timeout=-1"), ConfigError);
+    });
+}
+
 TEST_CASE("sqlite: schema version checks") {
 #ifdef QCSS_WITH_SQLITE
     Store s = sqliteStore();
@@ -541,6 +562,33 @@ TEST_CASE("mysql: a killed connection is re-established and the read retried") {
                                         "') DO KILL CONNECTION r.id; END FOR; END");
         CHECK_EQ(kv->get("/x"), std::string("1"));
         CHECK_EQ(kv->set("/x", "2"), 2);
+    }
+    s.cleanup();
+#endif
+}
+
+TEST_CASE("mysql: a connection lost during COMMIT raises CommitUnknownError, never redone") {
+#ifdef QCSS_WITH_MYSQL
+    if (!mysqlAvailable()) return;
+    Store s = mysqlStore();
+    {
+        auto kv = open(s.url);
+        kv->set("/x", "1");
+        std::int64_t const r = kv->revision();
+        detail::sql::failNextCommits = 1;
+        CHECK_THROWS(kv->set("/x", "2"), CommitUnknownError);  // one-round-trip set
+        detail::sql::failNextCommits = 1;
+        CHECK_THROWS(kv->create("/y/z", "1"), CommitUnknownError);  // general path
+        detail::sql::failNextCommits = 1;
+        CHECK_THROWS(kv->deleteKey("/x"), CommitUnknownError);
+        CHECK_EQ(detail::sql::failNextCommits.load(), 0);
+        // The connection was cut before the COMMIT left: nothing happened, and
+        // the store reconnects for the next call.
+        CHECK_EQ(kv->revision(), r);
+        CHECK_EQ(kv->get("/x"), std::string("1"));
+        CHECK(!kv->exists("/y"));
+        CHECK_EQ(kv->set("/x", "3"), 2);
+        CHECK(kv->changes(0).size() == 2u);
     }
     s.cleanup();
 #endif

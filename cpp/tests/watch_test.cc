@@ -1,7 +1,11 @@
 // qcss: watch_test.cc -- Watcher, Mirror and compaction over the in-memory
 // backend, with concurrent writer threads. No sleeps: every wait is on a
 // condition (a watcher's position, a mirror's waitFor) with a generous timeout.
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -291,6 +295,34 @@ TEST_CASE("4 writer threads, 3 watchers, 2 mirrors: complete, ordered, equal") {
     CHECK(sameSnapshot(mSub->snapshot("/w/2"), kv->snapshot("/w/2")));
     CHECK(all.errors.empty());
 }
+
+#ifdef QCSS_WITH_SQLITE
+TEST_CASE("SQLite: 4 writer threads with their own handles, watcher and mirror on others") {
+    char tmpl[] = "/tmp/qcss-watch-test-XXXXXX";
+    std::string const dir = mkdtemp(tmpl);
+    std::string const url = "sqlite://" + dir + "/feed.db";
+    auto kv = open(url);
+    kv->set("/w/ready", "1");
+    Sink all;
+    auto w = watch(open(url), "/", all.callback(), 0, all.options());
+    auto m = mirror(open(url), "/w", {});
+    std::vector<std::thread> ws;
+    for (int i = 0; i < 4; ++i) ws.emplace_back(writer, open(url), i, 60);
+    for (auto& t : ws) t.join();
+    std::int64_t const rev = kv->revision();
+    CHECK(all.wait(rev));
+    CHECK(m->waitFor(rev, 20s));
+    w->stop();
+    m->stop();
+    CHECK(all.ordered);
+    CHECK(sameChanges(all.seen, kv->changes(0, "/", 0)));
+    CHECK(sameSnapshot(m->snapshot("/w"), kv->snapshot("/w")));
+    std::remove((dir + "/feed.db").c_str());
+    std::remove((dir + "/feed.db-wal").c_str());
+    std::remove((dir + "/feed.db-shm").c_str());
+    rmdir(dir.c_str());
+}
+#endif
 
 TEST_CASE("mirror: read-only, waitFor, reads local, re-creation keeps create revision") {
     auto kv = open("mem://");

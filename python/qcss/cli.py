@@ -21,6 +21,7 @@ import click
 
 import qcss
 from qcss import errors
+from qcss.migrate.cli import import_cmd, restore_cmd, write_dump
 
 # Exit codes, one per failure class (documented in docs/cli.md).
 EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
@@ -225,13 +226,24 @@ def rm(ctx: Ctx, key: str, version: int) -> None:
 
 @cli.command()
 @click.argument("key", default="")
+@click.option("--format", "fmt", type=click.Choice(["qserv", "qcss"]), default="qserv",
+              show_default=True,
+              help="qserv: Qserv's JSON map of keys strictly under KEY (values must be UTF-8); "
+                   "qcss: the lossless dump of KEY and its subtree (binary values in base64), "
+                   "read back by `css-admin restore`.")
 @pass_ctx
-def dump(ctx: Ctx, key: str) -> None:
-    """Print every key under KEY (all when omitted) in Qserv's JSON dump format."""
+def dump(ctx: Ctx, key: str, fmt: str) -> None:
+    """Print every key under KEY (all when omitted)."""
     with handled():
+        if fmt == "qcss":
+            write_dump(ctx.kv(), sys.stdout, key or "/")
+            return
         text = ctx.kv().dumpKV(key)
     click.echo(text)
 
+
+cli.add_command(import_cmd, "import")
+cli.add_command(restore_cmd, "restore")
 
 # The change-feed verbs (watch, history, compact) live in cli_watch.py.
 from qcss.cli_watch import compact as _compact  # noqa: E402

@@ -6,11 +6,10 @@ the file is current.
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
 from qcss.cli import EXIT_CODES, EXIT_USAGE, cli
+from qcss.migrate.cli import main as migrate_main
 
 INTRO = """# Command-line tools
 
@@ -36,28 +35,27 @@ def _exit_code_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
-    # The help option names of the real CLI (click caches a command's help
-    # option on first use, so the output must not depend on who asked first).
-    ctx = click.Context(cmd, info_name=" ".join(path), help_option_names=["-h", "--help"])
+def _walk(cmd: click.Command, path: list[str], out: list[str],
+          parent: click.Context | None = None) -> None:
+    # With the parent context, as when run: subcommands inherit the group's
+    # settings (-h/--help). Click caches each command's help option the first
+    # time it is built, so a parentless context here would depend on whether
+    # the command already ran in this process.
+    ctx = click.Context(cmd, info_name=path[-1] if parent else " ".join(path), parent=parent,
+                        **cmd.context_settings)
     level = "#" * min(len(path) + 1, 4)
     out.append(f"{level} `{' '.join(path)}`\n\n```\n{cmd.get_help(ctx).rstrip()}\n```\n")
     if isinstance(cmd, click.Group):
         for name in sorted(cmd.list_commands(ctx)):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                _walk(sub, [*path, name], out)
+                _walk(sub, [*path, name], out, ctx)
 
 
 def render() -> str:
     out = [INTRO, _exit_code_table()]
     _walk(cli, ["css-admin"], out)
-    try:
-        migrate_main = importlib.import_module("qcss.migrate.cli").main
-    except ImportError:  # the migration tool is optional in a partial checkout
-        migrate_main = None
-    if isinstance(migrate_main, click.Command):
-        _walk(migrate_main, ["css-migrate"], out)
+    _walk(migrate_main, ["css-migrate"], out)
     return "\n".join(out)
 
 

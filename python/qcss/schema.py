@@ -144,18 +144,24 @@ def latest_version(dialect: str) -> int:
 
 
 def split_statements(sql: str) -> list[str]:
-    """Statements of a schema file: they end with ';' at the end of a line;
-    comment lines (--) are dropped."""
+    """Statements of a schema file: they end with the terminator (';') at the
+    end of a line; ``DELIMITER xx`` lines switch the terminator, as in the
+    mysql client (for stored procedure bodies); comment lines (--) are dropped
+    outside procedure bodies."""
     out: list[str] = []
     cur: list[str] = []
+    term = ";"
     for line in sql.splitlines():
         stripped = line.strip()
-        if not stripped or stripped.startswith("--"):
+        if not cur and stripped.upper().startswith("DELIMITER "):
+            term = stripped.split(None, 1)[1]
+            continue
+        if not stripped or (stripped.startswith("--") and term == ";"):
             continue
         cur.append(line)
-        if stripped.endswith(";"):
+        if stripped.endswith(term):
             stmt = "\n".join(cur).strip()
-            out.append(stmt[:-1].strip())
+            out.append(stmt[: -len(term)].strip())
             cur = []
     if cur:
         out.append("\n".join(cur).strip())

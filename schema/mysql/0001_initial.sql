@@ -1,6 +1,7 @@
 -- qcss schema version 1 (MySQL 8 / MariaDB 10.6+).
 -- Applied by `css-admin schema init`; never edit a released file, add 0002_*.sql.
--- Statements end with ';' at the end of a line (the runners split on that).
+-- Statements end with ';' at the end of a line (the runners split on that);
+-- "DELIMITER //" ... "DELIMITER ;" switch the terminator as in the mysql client.
 
 -- One row: the global revision (every writing batch takes the next value,
 -- serialised on this row, so revisions are assigned in commit order) and the
@@ -59,3 +60,35 @@ CREATE TABLE qcss_leases (
   PRIMARY KEY (id),
   KEY qcss_leases_expiry (expires_at)
 ) ENGINE=InnoDB;
+
+-- Overwrite an existing key in one call: the common set(), one round trip.
+-- Takes the revision lock, writes the row if it exists (with the expected
+-- version when p_expect >= 0), logs the Put and commits; returns the new
+-- revision and version, or (0, 0) having changed nothing (the client then
+-- takes the general path, which creates the key or reports why).
+-- SQL SECURITY INVOKER: it can do no more than the caller's own privileges.
+DELIMITER //
+CREATE PROCEDURE qcss_set_existing(IN p_path VARBINARY(1024), IN p_value LONGBLOB,
+                                   IN p_expect BIGINT, IN p_client VARBINARY(255))
+    MODIFIES SQL DATA
+    SQL SECURITY INVOKER
+BEGIN
+  DECLARE r BIGINT DEFAULT 0;
+  DECLARE v BIGINT DEFAULT 0;
+  START TRANSACTION;
+  SELECT revision + 1 INTO r FROM qcss_meta WHERE id = 1 FOR UPDATE;
+  UPDATE qcss_kv SET value = p_value, version = LAST_INSERT_ID(version + 1), mod_rev = r
+    WHERE path = p_path AND (p_expect < 0 OR version = p_expect);
+  IF ROW_COUNT() = 1 THEN
+    SET v = LAST_INSERT_ID();
+    INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client)
+      VALUES (r, 1, 1, p_path, p_value, v, UNIX_TIMESTAMP(NOW(6)), p_client);
+    UPDATE qcss_meta SET revision = r WHERE id = 1;
+    COMMIT;
+  ELSE
+    ROLLBACK;
+    SET r = 0;
+  END IF;
+  SELECT r, v;
+END//
+DELIMITER ;

@@ -79,6 +79,9 @@ public:
     /// Poll now instead of waiting for the end of the interval.
     void wake();
     bool running() const noexcept { return !_stop.load(); }
+    /// True when called from the watcher's own thread (inside a callback).
+    /// Destroying a Watcher there is not allowed (it cannot join itself).
+    bool onWatcherThread() const noexcept { return std::this_thread::get_id() == _thread.get_id(); }
 
     /// The revision up to which every change has been delivered.
     std::int64_t position() const noexcept { return _position.load(); }

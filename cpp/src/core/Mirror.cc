@@ -1,6 +1,8 @@
 // qcss: Mirror.cc -- a read-only local copy kept current by a Watcher.
 #include "qcss/Mirror.h"
 
+#include <exception>
+
 #include "mem/MemKv.h"
 #include "qcss/Key.h"
 
@@ -36,12 +38,18 @@ Mirror::Mirror(KvPtr source, std::string prefix, MirrorOptions options)
     wo.onError = _opts.onError;
     wo.onResync = [this](Snapshot const& s) {
         _local->loadSnapshot(s);
-        {
-            std::lock_guard lock(_mu);
-            _applied = s.revision;
+        // Tell the owner before waking waiters, so that whoever waitFor()
+        // releases also sees the resync reported.
+        std::exception_ptr err;
+        if (_opts.onResync) {
+            try {
+                _opts.onResync(s.revision);
+            } catch (...) {
+                err = std::current_exception();
+            }
         }
-        _cv.notify_all();
-        if (_opts.onResync) _opts.onResync(s.revision);
+        applied(s.revision);
+        if (err) std::rethrow_exception(err);  // reported by the watcher
     };
     _watcher = std::make_unique<Watcher>(
             _source, _prefix,

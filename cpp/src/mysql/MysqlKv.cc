@@ -7,6 +7,7 @@
 //   read_default_group=G    group read in it (default: client)
 //   ssl_ca, ssl_cert, ssl_key, ssl_verify=0|1     TLS
 //   connect_timeout, read_timeout, write_timeout  seconds
+//   lock_wait_timeout       seconds (session innodb_lock_wait_timeout)
 //   retry_timeout           seconds to keep retrying transient errors (10)
 //   pool_size               connections shared by the threads (4)
 // Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
@@ -18,6 +19,8 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
+
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -86,7 +89,7 @@ struct Settings {
     std::string defaultFile, defaultGroup;
     std::string sslCa, sslCert, sslKey;
     bool sslVerify = false, ssl = false;
-    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0;
+    unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0, lockWaitTimeout = 0;
     bool readOnly = false;
     std::string maskedUrl;
 };
@@ -161,7 +164,10 @@ public:
             throw DbError(k, static_cast<int>(code), msg);
         }
         execDirect("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; "
-                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'" +
+                   (s.lockWaitTimeout > 0 ? "; SET SESSION innodb_lock_wait_timeout = " +
+                                                    std::to_string(s.lockWaitTimeout)
+                                          : std::string()));
     }
     ~MysqlConn() override {
         _cache.clear();
@@ -180,6 +186,46 @@ public:
         fail(code, msg.c_str());
     }
 
+    static void bindResults(Stmt& s, MYSQL_RES* meta) {
+        s.ncols = mysql_num_fields(meta);
+        MYSQL_FIELD* fields = mysql_fetch_fields(meta);
+        s.results.assign(s.ncols, MYSQL_BIND{});
+        s.colTypes.resize(s.ncols);
+        s.buffers.resize(s.ncols);
+        s.lengths.assign(s.ncols, 0);
+        s.nulls.assign(s.ncols, 0);
+        s.errors.assign(s.ncols, 0);
+        for (unsigned i = 0; i < s.ncols; ++i) {
+            MYSQL_BIND& b = s.results[i];
+            switch (fields[i].type) {
+                case MYSQL_TYPE_TINY:
+                case MYSQL_TYPE_SHORT:
+                case MYSQL_TYPE_INT24:
+                case MYSQL_TYPE_LONG:
+                case MYSQL_TYPE_LONGLONG:
+                    s.colTypes[i] = MYSQL_TYPE_LONGLONG;
+                    s.buffers[i].resize(sizeof(std::int64_t));
+                    break;
+                case MYSQL_TYPE_FLOAT:
+                case MYSQL_TYPE_DOUBLE:
+                case MYSQL_TYPE_DECIMAL:
+                case MYSQL_TYPE_NEWDECIMAL:
+                    s.colTypes[i] = MYSQL_TYPE_DOUBLE;
+                    s.buffers[i].resize(sizeof(double));
+                    break;
+                default:
+                    s.colTypes[i] = MYSQL_TYPE_BLOB;
+                    s.buffers[i].resize(1024);
+            }
+            b.buffer_type = s.colTypes[i];
+            b.buffer = s.buffers[i].data();
+            b.buffer_length = s.buffers[i].size();
+            b.length = &s.lengths[i];
+            b.is_null = &s.nulls[i];
+            b.error = &s.errors[i];
+        }
+    }
+
     Stmt& prepare(std::string const& sqlText) {
         auto it = _cache.find(sqlText);
         if (it != _cache.end()) return *it->second;
@@ -195,43 +241,7 @@ public:
         s->doubles.resize(s->nparams);
         s->paramLengths.resize(s->nparams);
         if (MYSQL_RES* meta = mysql_stmt_result_metadata(s->st)) {
-            s->ncols = mysql_num_fields(meta);
-            MYSQL_FIELD* fields = mysql_fetch_fields(meta);
-            s->results.assign(s->ncols, MYSQL_BIND{});
-            s->colTypes.resize(s->ncols);
-            s->buffers.resize(s->ncols);
-            s->lengths.assign(s->ncols, 0);
-            s->nulls.assign(s->ncols, 0);
-            s->errors.assign(s->ncols, 0);
-            for (unsigned i = 0; i < s->ncols; ++i) {
-                MYSQL_BIND& b = s->results[i];
-                switch (fields[i].type) {
-                    case MYSQL_TYPE_TINY:
-                    case MYSQL_TYPE_SHORT:
-                    case MYSQL_TYPE_INT24:
-                    case MYSQL_TYPE_LONG:
-                    case MYSQL_TYPE_LONGLONG:
-                        s->colTypes[i] = MYSQL_TYPE_LONGLONG;
-                        s->buffers[i].resize(sizeof(std::int64_t));
-                        break;
-                    case MYSQL_TYPE_FLOAT:
-                    case MYSQL_TYPE_DOUBLE:
-                    case MYSQL_TYPE_DECIMAL:
-                    case MYSQL_TYPE_NEWDECIMAL:
-                        s->colTypes[i] = MYSQL_TYPE_DOUBLE;
-                        s->buffers[i].resize(sizeof(double));
-                        break;
-                    default:
-                        s->colTypes[i] = MYSQL_TYPE_BLOB;
-                        s->buffers[i].resize(1024);
-                }
-                b.buffer_type = s->colTypes[i];
-                b.buffer = s->buffers[i].data();
-                b.buffer_length = s->buffers[i].size();
-                b.length = &s->lengths[i];
-                b.is_null = &s->nulls[i];
-                b.error = &s->errors[i];
-            }
+            bindResults(*s, meta);
             mysql_free_result(meta);
         }
         Stmt& ref = *s;
@@ -276,6 +286,13 @@ public:
         Stmt& s = prepare(sqlText);
         execute(s, params);
         Rows rows;
+        if (s.ncols == 0 && mysql_stmt_field_count(s.st) > 0) {
+            // A CALL: its result set is known only once executed.
+            if (MYSQL_RES* meta = mysql_stmt_result_metadata(s.st)) {
+                bindResults(s, meta);
+                mysql_free_result(meta);
+            }
+        }
         if (s.ncols == 0) {
             _affected = static_cast<std::int64_t>(mysql_stmt_affected_rows(s.st));
             _insertId = static_cast<std::int64_t>(mysql_stmt_insert_id(s.st));
@@ -320,6 +337,10 @@ public:
             rows.push_back(std::move(row));
         }
         mysql_stmt_free_result(s.st);
+        // A CALL ends with a status result (and possibly more): drain them.
+        while (mysql_stmt_next_result(s.st) == 0) {
+            if (mysql_stmt_field_count(s.st) > 0) mysql_stmt_free_result(s.st);
+        }
         return rows;
     }
 
@@ -477,8 +498,40 @@ public:
         sendCommit(text);
     }
 
+    void injectCommitFailure() {
+        int n = sql::failNextCommits.load();
+        while (n > 0 && !sql::failNextCommits.compare_exchange_weak(n, n - 1)) {
+        }
+        if (n > 0) ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
+    }
+
     std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
                          std::string_view client, std::int64_t& rev) override {
+        if (!_noProc) {
+            // The stored procedure of schema/mysql (one statement, pre-parsed).
+            std::vector<Param> ps{Param::blob(key), Param::blob(value),
+                                  Param::integer(expectVersion), Param::blob(client)};
+            _inTxn = true;
+            injectCommitFailure();
+            Rows rows;
+            try {
+                rows = query("CALL qcss_set_existing(?, ?, ?, ?)", ps);
+            } catch (DbError const& e) {
+                if (e.code() == 1305 /* no such procedure */ ||
+                    e.code() == 1370 /* no EXECUTE privilege */) {
+                    _noProc = true;  // the multi-statement path below
+                    rollback();
+                    return fastSet(key, value, expectVersion, client, rev);
+                }
+                if (e.kind() == ErrKind::Lost)
+                    throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
+                throw;
+            }
+            _inTxn = false;
+            if (rows.empty() || rows[0].size() != 2) return 0;
+            rev = rows[0][0].i;
+            return rows[0][0].i > 0 ? rows[0][1].i : 0;
+        }
         std::vector<Param> kp{Param::blob(key)};
         std::vector<Param> vp{Param::blob(value)};
         std::vector<Param> cp{Param::blob(client)};
@@ -506,6 +559,7 @@ public:
         _inTxn = true;
         ++sql::roundTrips;
         std::int64_t version = 0;
+        injectCommitFailure();
         try {
             if (mysql_real_query(_my, t.data(), t.size()) != 0) failConn();
             int idx = 0;
@@ -538,6 +592,7 @@ public:
     /// Send a round trip that ends with COMMIT: losing the connection during
     /// it leaves the outcome unknown.
     void sendCommit(std::string const& text) {
+        injectCommitFailure();
         try {
             textQuery(text);
         } catch (DbError const& e) {
@@ -597,6 +652,7 @@ private:
     std::int64_t _insertId = 0;
     bool _inTxn = false;
     bool _broken = false;
+    bool _noProc = false;  // qcss_set_existing missing or not allowed
 };
 
 class MysqlDriver : public sql::Driver {
@@ -667,6 +723,7 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
     s.connectTimeout = seconds(url, "connect_timeout", 10, masked);
     s.readTimeout = seconds(url, "read_timeout", 0, masked);
     s.writeTimeout = seconds(url, "write_timeout", 0, masked);
+    s.lockWaitTimeout = seconds(url, "lock_wait_timeout", 0, masked);
     return s;
 }
 
@@ -694,7 +751,7 @@ KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
     sql::RetryPolicy retry;
     retry.deadlineSec = sql::urlSeconds(url.param("retry_timeout"), 10.0, "retry_timeout", opts.url);
     std::size_t const poolSize =
-            static_cast<std::size_t>(std::stoi(url.param("pool_size", "4")));
+            static_cast<std::size_t>(sql::urlSeconds(url.param("pool_size"), 4, "pool_size", opts.url));
     auto driver = std::make_unique<MysqlDriver>(s);
     std::unique_ptr<sql::Conn> first;
     try {
@@ -750,28 +807,34 @@ void installMysqlSchema(std::string const& rawUrl) {
     MysqlConn c(settingsFrom(url, masked, false));
     c.execDirect(kMysqlVersionTable);
     for (auto const& f : schema::k_mysql) {
+        // As python/qcss/schema.py: statements end with the terminator at the
+        // end of a line; "DELIMITER xx" switches it; "--" lines are comments.
         std::string const sqlText = f.sql;
-        std::size_t start = 0;
-        while (start < sqlText.size()) {
-            std::size_t end = sqlText.find(";\n", start);
-            if (end == std::string::npos) end = sqlText.size();
-            std::string stmt = sqlText.substr(start, end - start);
-            start = end + 2;
-            // Drop comment lines; skip what is left empty.
-            std::string body;
-            std::size_t p = 0;
-            while (p < stmt.size()) {
-                std::size_t nl = stmt.find('\n', p);
-                if (nl == std::string::npos) nl = stmt.size();
-                std::string const line = stmt.substr(p, nl - p);
-                std::size_t const first = line.find_first_not_of(" \t\r");
-                if (first != std::string::npos && line.compare(first, 2, "--") != 0)
-                    body += line + "\n";
-                p = nl + 1;
+        std::string term = ";", cur;
+        std::size_t p = 0;
+        while (p < sqlText.size()) {
+            std::size_t nl = sqlText.find('\n', p);
+            if (nl == std::string::npos) nl = sqlText.size();
+            std::string line = sqlText.substr(p, nl - p);
+            p = nl + 1;
+            std::size_t const b0 = line.find_first_not_of(" \t\r");
+            std::size_t const e0 = line.find_last_not_of(" \t\r");
+            std::string const stripped =
+                    b0 == std::string::npos ? std::string() : line.substr(b0, e0 - b0 + 1);
+            if (cur.empty() && stripped.rfind("DELIMITER ", 0) == 0) {
+                term = stripped.substr(10);
+                continue;
             }
-            if (body.find_first_not_of(" \t\r\n;") == std::string::npos) continue;
-            c.execDirect(body);
+            if (stripped.empty() || (term == ";" && stripped.rfind("--", 0) == 0)) continue;
+            cur += line + "\n";
+            if (stripped.size() >= term.size() &&
+                stripped.compare(stripped.size() - term.size(), term.size(), term) == 0) {
+                std::size_t const cut = cur.rfind(term);
+                c.execDirect(cur.substr(0, cut));
+                cur.clear();
+            }
         }
+        if (cur.find_first_not_of(" \t\r\n") != std::string::npos) c.execDirect(cur);
         c.execDirect("INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
                      "VALUES (" + std::to_string(f.version) + ", 0, UNIX_TIMESTAMP(NOW(6)), '" +
                      f.name + "')");

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string_view>
+#include <thread>
 
 #include "mem/MemKv.h"
 #include "python/bind.h"
@@ -121,6 +122,21 @@ public:
         {
             std::lock_guard lock(gLiveMu);
             gLive.erase(this);
+        }
+        if (_w && _w->onWatcherThread()) {
+            // The last reference went away inside one of its own callbacks:
+            // the thread cannot join itself. Let another thread finish it.
+            _w->stop();
+            std::thread([w = std::move(_w), cbs = std::move(_cbs)]() mutable {
+                w.reset();  // joins the poller once the callback has returned
+                if (pythonAlive()) {
+                    py::gil_scoped_acquire g;
+                    cbs.reset();
+                } else {
+                    new std::shared_ptr<PyCallbacks>(std::move(cbs));  // leaked: no interpreter
+                }
+            }).detach();
+            return;
         }
         stop();
         _w.reset();

@@ -22,6 +22,9 @@ namespace qcss::detail::sql {
 /// Client-server round trips made by every connection of the process (the
 /// MySQL driver counts them; the bench reports round trips per operation).
 inline std::atomic<std::uint64_t> roundTrips{0};
+/// Test hook: the MySQL driver drops its connection just before sending each
+/// of the next N round trips that carry a COMMIT (to test CommitUnknownError).
+inline std::atomic<int> failNextCommits{0};
 
 /// How a database error should be handled by the core.
 enum class ErrKind {

@@ -605,7 +605,7 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
     // MySQL); the writes and the COMMIT travel together (one round trip when
     // small enough).
     std::vector<std::string> const paths = prefetchPaths(ops);
-    std::size_t const n0 = std::min(kInChunk, paths.size());
+    std::size_t const n0 = std::min<std::size_t>(4000, paths.size());
     std::vector<Param> ps0;
     for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(paths[i]));
     std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "

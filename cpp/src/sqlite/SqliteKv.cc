@@ -300,7 +300,7 @@ KvPtr openSqlite(Url const& url, std::string const& raw, bool readOnly) {
     sql::RetryPolicy retry;
     retry.deadlineSec = sql::urlSeconds(url.param("retry_timeout"), 10.0, "retry_timeout", opts.url);
     std::size_t const poolSize =
-            static_cast<std::size_t>(std::stoi(url.param("pool_size", "4")));
+            static_cast<std::size_t>(sql::urlSeconds(url.param("pool_size"), 4, "pool_size", opts.url));
 
     if (!opts.readOnly) makeDirs(path);
     auto driver = std::make_unique<SqliteDriver>(path, opts.readOnly, busyMs, sync);

@@ -1,0 +1,1 @@
+"""Migration into qcss from ZooKeeper and old Qserv CSS dumps (css-migrate)."""
