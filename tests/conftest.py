@@ -50,7 +50,14 @@ class Store:
         return qcss.open(f"mem://{path}", readOnly=readOnly)
 
 
-def make_store(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+_SERVER: list[mysqld.Server] = []  # the session's MySQL server, once found
+
+
+def make_store(
+    backend: str, tmp: Path, request: pytest.FixtureRequest | None = None
+) -> Iterator[Store]:
+    """A fresh store of `backend` (a generator: the store is cleaned up when it
+    resumes). For mysql, `request` gives the session's server fixture."""
     if backend == "mem":
         yield Store(backend, "mem://", tmp)
         return
@@ -59,7 +66,12 @@ def make_store(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Itera
         yield Store(backend, f"sqlite://{tmp}/css.db", tmp)
         return
     if backend == "mysql":
-        server: mysqld.Server = request.getfixturevalue("mysql_server")
+        if request is not None:
+            server: mysqld.Server = request.getfixturevalue("mysql_server")
+        elif _SERVER:
+            server = _SERVER[0]
+        else:
+            raise AssertionError("make_store('mysql') needs the request outside a mysql test")
         with server.fresh_database() as url:
             yield Store(backend, url, tmp)
         return
@@ -82,9 +94,11 @@ def mysql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mysqld.Se
         if os.environ.get("CI"):
             pytest.fail(f"CI: no MySQL server for the mysql tests: {exc}")
         pytest.skip(f"no MySQL server: {exc}")
+    _SERVER.append(server)
     try:
         yield server
     finally:
+        _SERVER.clear()
         server.stop()
 
 
