@@ -6,9 +6,11 @@ See docs/locks.md for what they guarantee.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from types import FrameType
 from typing import Any
 
 import click
@@ -98,11 +100,25 @@ def lock_cmd(ctx: Ctx, key: str, command: tuple[str, ...], shared: bool, timeout
                      purpose=purpose or " ".join(command)[:200])
     env = dict(os.environ, QCSS_LOCK_KEY=key, QCSS_LOCK_TOKEN=str(lk.token))
     try:
-        code = subprocess.call(list(command), env=env)
+        proc = subprocess.Popen(list(command), env=env)
     except OSError as exc:
         lk.release()
         click.echo(f"Error: cannot run {command[0]}: {exc}", err=True)
         sys.exit(127)
+
+    # Pass SIGTERM/SIGHUP on to COMMAND and release after it ends (SIGINT from a
+    # terminal reaches it directly).
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if code < 0:
+        code = 128 - code  # killed by a signal: the shell's convention
     lost = lk.lost
     with handled():
         lk.release()

@@ -317,11 +317,17 @@ LockPtr lock(KvPtr kv, std::string const& key, LockOptions opts) {
             if (blockerLeases.empty()) {
                 m.state = "held";
                 m.acquiredAt = detail::wallClockNow();
-                kv->transaction()
-                        .checkCreateRevision(entry, token)
-                        .set(entry, encodeMeta(m, opts.shared))
-                        .create(tokenKey(token), entry, false, lease->id())
-                        .commit();
+                try {
+                    kv->transaction()
+                            .checkCreateRevision(entry, token)
+                            .set(entry, encodeMeta(m, opts.shared))
+                            .create(tokenKey(token), entry, false, lease->id())
+                            .commit();
+                } catch (VersionMismatchError const&) {
+                    throw LeaseExpired("lock request " + entry + " on '" + printableKey(key) +
+                                       "' was removed just before it was granted (lease "
+                                       "expired or lock broken)");
+                }
                 return LockPtr(new Lock(kv, key, entry, token, opts.shared, lease, ownsLease));
             }
             // Blocked. Wait for the directory to change (any new revision), reaping
