@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
-from css_backends import ALL_BACKENDS, make_url
 
 import qcss
 from conftest import QSERV_JSON
 from qcss.cli import EXIT_CODES, cli
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-def kv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[qcss.KvInterface]:
-    for url in make_url(request.param, tmp_path):
-        yield qcss.open(url)
 
 
 def run(kv: qcss.KvInterface | None, *args: str) -> Result:

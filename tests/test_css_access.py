@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from css_backends import ALL_BACKENDS, SHARED_BACKENDS, make_url
 
 import qcss
-from conftest import QSERV_JSON
+from conftest import QSERV_JSON, Store, make_store
 
 # The tree of Qserv's testCssAccess.cc: child-key (older) and .packed.json forms.
 QSERV_TREE: dict[str, str] = {
@@ -64,19 +63,17 @@ QSERV_TREE: dict[str, str] = {
 }
 
 
-@pytest.fixture(params=ALL_BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from make_url(request.param, tmp_path)
-
-
-@pytest.fixture(params=SHARED_BACKENDS)
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from make_url(request.param, tmp_path)
-
-
 @pytest.fixture
-def kv(url: str) -> qcss.KvInterface:
-    return qcss.open(url)
+def url(store: Store) -> str:
+    """A fresh store of every backend (conftest's `store`), by URL."""
+    return store.url
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store that several processes can open."""
+    for s in make_store(request.param, tmp_path, request):
+        yield s.url
 
 
 def load(kv: qcss.KvInterface, tree: dict[str, str]) -> None:

@@ -256,7 +256,8 @@ public:
 private:
     std::map<std::string, std::string> _getSubkeys(std::string const& key,
                                                    std::vector<std::string> const& subKeys,
-                                                   bool* keyExists = nullptr) const;
+                                                   bool* keyExists = nullptr,
+                                                   std::string* keyValue = nullptr) const;
     void _assertWritable() const;
     void _assertDbExists(std::string const& dbName) const;
     std::shared_ptr<Lock> _lockDb(std::string const& dbName, std::string const& purpose);

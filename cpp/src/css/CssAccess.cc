@@ -310,7 +310,8 @@ std::string CssAccess::formatDouble(double value) {
 
 std::map<std::string, std::string> CssAccess::_getSubkeys(std::string const& key,
                                                           std::vector<std::string> const& subKeys,
-                                                          bool* keyExists) const {
+                                                          bool* keyExists,
+                                                          std::string* keyValue) const {
     // One getMany: the explicit keys, the packed key of every parent, and the
     // key itself, read as one consistent snapshot.
     std::set<std::string> parents;
@@ -323,7 +324,11 @@ std::map<std::string, std::string> CssAccess::_getSubkeys(std::string const& key
         all.push_back(key + "/" + sub);
     }
     auto found = _kv->getMany(all);
-    if (keyExists) *keyExists = found.count(key) > 0;
+    if (keyExists) {
+        auto it = found.find(key);
+        *keyExists = it != found.end();
+        if (keyValue && *keyExists) *keyValue = it->second;
+    }
     // Explicit keys win over packed members of the same name.
     for (auto const& parent : parents) {
         auto it = found.find(parent + "/" + kPacked);
@@ -473,17 +478,18 @@ std::string CssAccess::_partitioningIdOf(std::map<std::string, std::string> cons
 DbParams CssAccess::getDbParams(std::string const& dbName) const {
     std::string const key = dbKey(dbName);
     bool exists = false;
-    auto m = _getSubkeys(key, {"partitioningId", "releaseStatus", "storageClass"}, &exists);
-    if (!exists) throw NoSuchDb("no such database: '" + dbName + "'");
     DbParams p;
+    // The status and the parameters in one read.
+    auto m = _getSubkeys(key, {"partitioningId", "releaseStatus", "storageClass"}, &exists,
+                         &p.status);
+    if (!exists) throw NoSuchDb("no such database: '" + dbName + "'");
     p.releaseStatus = take(m, "releaseStatus");
     p.storageClass = take(m, "storageClass");
     std::string const partId = take(m, "partitioningId");
-    // The status and the striping: read together with the partitioning entry.
+    // The striping: a /PARTITIONING entry is never changed, only created and deleted.
     std::string const pKey = kPartitioning + "/_" + partId;
     std::vector<std::string> subs{"nStripes", "nSubStripes", "overlap"};
     auto s = partId.empty() ? std::map<std::string, std::string>() : _getSubkeys(pKey, subs);
-    p.status = _kv->get(key, std::string());
     if (!partId.empty()) {
         p.striping.partitioningId = toInt(key + "/partitioningId", partId);
         if (s.count("nStripes")) p.striping.stripes = toInt(pKey + "/nStripes", s["nStripes"]);
