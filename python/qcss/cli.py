@@ -263,5 +263,15 @@ def main() -> None:
 # its commands to `cli` with cli.add_command(), whichever module is imported first.
 from qcss import cli_lock  # noqa: E402, F401
 
+# The CSS verbs (databases, tables, nodes, chunks), thin over CssAccess.
+from qcss.cli_css import chunk, css_group, db, node, table  # noqa: E402
+
+cli.add_command(db)
+cli.add_command(table)
+cli.add_command(node)
+cli.add_command(chunk)
+cli.add_command(css_group)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,281 @@
+// qcss: CssAccess.h -- the CSS facade: Qserv's key layout over a KvInterface.
+//
+// Qserv services ask "which databases are ready, how is this table
+// partitioned, which nodes hold this chunk"; CssAccess answers over any
+// KvInterface (mem, sqlite, mysql, mirror), with the method names of Qserv's
+// css::CssAccess. The layout (docs/css-layout.md):
+//
+//   /css_meta/version                    "1"
+//   /DBS/<db>                            status (READY, PENDING_DROP:..., ...)
+//   /DBS/<db>/.packed.json               {partitioningId, releaseStatus, storageClass}
+//   /DBS/<db>/TABLES/<t>                 status
+//   /DBS/<db>/TABLES/<t>/.packed.json    {schema}
+//   /DBS/<db>/TABLES/<t>/partitioning[/.packed.json]   partitioned tables only
+//   /DBS/<db>/TABLES/<t>/sharedScan/.packed.json       {lockInMem, scanRating}
+//   /DBS/<db>/TABLES/<t>/match = "1" [/.packed.json]   match tables only
+//   /DBS/<db>/TABLES/<t>/CHUNKS/<n>/REPLICAS/<10 digits>/.packed.json  {nodeName}
+//   /PARTITIONING/_<10 digits>/.packed.json            {nStripes, nSubStripes, overlap}
+//   /NODES/<node>                        state (ACTIVE, INACTIVE, CREATING)
+//   /NODES/<node>/.packed.json           {type, host, port}
+//
+// Parameters are read from separate child keys (the older form, e.g. the 2017
+// maps) and from the `.packed.json` child (a flat JSON object of strings); a
+// child key wins over the same name in the packed object. Writes use the
+// packed form. Numbers are stored as the shortest text that reads back to the
+// same double, so 0.025 stays "0.025" and every value round-trips exactly.
+//
+// Atomicity: createDb, createDbLike, dropDb, createTable, createMatchTable,
+// dropTable, addChunk(s), deleteChunk, addNode and deleteNode are each ONE
+// transaction of the store (no reader ever sees half of one). Status changes
+// with an expected old status are compare-and-set. Operations that change the
+// set of databases serialise on the version of /DBS (its value is kept as is),
+// so a /PARTITIONING entry is removed exactly when its last user is dropped.
+// Conflicting concurrent writers are retried (re-reading their preconditions),
+// so callers see either success or the typed error the final state implies.
+//
+// Thread safety: a CssAccess holds no mutable state besides its store, which
+// is itself thread-safe; share one between threads freely.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qcss/KvInterface.h"
+#include "qcss/Lock.h"
+
+namespace qcss {
+
+/// Striping of a partitioned database (a /PARTITIONING/_<id> entry).
+struct StripingParams {
+    int stripes = 0;         ///< nStripes; 0: the database is not partitioned
+    int subStripes = 0;      ///< nSubStripes
+    int partitioningId = 0;  ///< the <id> of /PARTITIONING/_<id>
+    double overlap = 0;      ///< degrees
+};
+
+/// Partitioning of a table (its `partitioning` subkeys).
+struct PartTableParams {
+    std::string dirDb;
+    std::string dirTable;
+    std::string dirColName;
+    std::string latColName;
+    std::string lonColName;
+    double overlap = 0;
+    bool partitioned = false;  ///< the `partitioning` key exists
+    bool subChunks = false;
+    bool isPartitioned() const noexcept { return partitioned; }
+    /// A partitioned table is chunked; a match table is partitioned without lat/lon.
+    bool isChunked() const noexcept { return partitioned; }
+};
+
+/// Shared-scan parameters of a table (its `sharedScan` subkeys).
+struct ScanTableParams {
+    bool lockInMem = false;
+    int scanRating = 0;
+};
+
+/// Parameters of a match table (its `match` subkeys).
+struct MatchTableParams {
+    std::string dirTable1;
+    std::string dirColName1;
+    std::string dirTable2;
+    std::string dirColName2;
+    std::string flagColName;
+    double angSep = 0;
+    bool isMatchTable() const noexcept { return !dirTable1.empty(); }
+};
+
+/// Every parameter of a table, read as one consistent snapshot.
+struct TableParams {
+    MatchTableParams match;
+    PartTableParams partitioning;
+    ScanTableParams sharedScan;
+};
+
+/// A worker or czar node (/NODES/<node>).
+struct NodeParams {
+    std::string type;
+    std::string host;
+    int port = 0;
+    std::string state;  ///< ACTIVE, INACTIVE, CREATING (or any text)
+    bool isActive() const noexcept { return state == "ACTIVE"; }
+};
+
+/// Everything about one database, read as one consistent snapshot.
+struct DbParams {
+    std::string status;
+    std::string releaseStatus;
+    std::string storageClass;
+    StripingParams striping;
+};
+
+/// One chunk replica: table `db`.`table`, chunk `chunk`, on `nodeName`.
+struct ChunkReplica {
+    std::string db;
+    std::string table;
+    int chunk = 0;
+    std::string replica;  ///< the 10-digit replica key
+    std::string nodeName;
+};
+
+class CssAccess {
+public:
+    /// The layout version this library reads and writes ("1", as Qserv).
+    static int cssVersion() noexcept { return 1; }
+    static constexpr char const* VERSION_KEY = "/css_meta/version";
+    static constexpr char const* PACKED_KEY = ".packed.json";
+    static constexpr char const* STATUS_READY = "READY";
+
+    /// Open the store at `url` (see Open.h) and wrap it.
+    static std::shared_ptr<CssAccess> createFromUrl(std::string const& url, bool readOnly = false);
+
+    /// Wrap an open store. Checks /css_meta/version: a different version throws
+    /// VersionMismatchError; a missing one is written ("1") unless `readOnly`
+    /// (or the store is read-only), in which case NoSuchKey says the store holds
+    /// no CSS tree. `readOnly` also makes every mutating call throw ReadonlyCss.
+    explicit CssAccess(KvPtr kv, bool readOnly = false);
+
+    KvPtr const& kv() const noexcept { return _kv; }
+    bool readOnly() const noexcept { return _readOnly; }
+
+    /// Admin operations on a database (create, create-like, drop, table create
+    /// and drop, chunk add/delete) take the exclusive lock (Lock.h) on the key
+    /// path /DBS/<db> for their duration, waiting at most `timeout` (then
+    /// LockTimeout), and their transaction checks the lock's fencing token (a
+    /// holder that lost its lease cannot commit: LeaseExpired). On by default;
+    /// `enabled` false takes no lock: each operation is still one atomic
+    /// transaction with compare-and-set preconditions. Set it before sharing
+    /// the CssAccess between threads.
+    void setLocking(bool enabled,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+    bool locking() const noexcept { return _locking; }
+
+    // ---- databases ----------------------------------------------------------
+    std::vector<std::string> getDbNames() const;
+    /// Status of every database.
+    std::map<std::string, std::string> getDbStatus() const;
+    /// Status of one database; NoSuchDb.
+    std::string getDbStatus(std::string const& dbName) const;
+    /// Set a database's status. With `expected`, only if the current status is
+    /// exactly that (compare-and-set): else VersionMismatchError. NoSuchDb.
+    void setDbStatus(std::string const& dbName, std::string const& status,
+                     std::optional<std::string> const& expected = std::nullopt);
+    bool containsDb(std::string const& dbName) const;
+    /// Striping (default-constructed when not partitioned); NoSuchDb.
+    StripingParams getDbStriping(std::string const& dbName) const;
+    /// Status, release status, storage class and striping; NoSuchDb.
+    DbParams getDbParams(std::string const& dbName) const;
+    /// Create a database (status READY unless `status` given): one transaction
+    /// writing the database, its TABLES key and, when striping.stripes > 0, a
+    /// new /PARTITIONING/_<id>. DbExists.
+    void createDb(std::string const& dbName, StripingParams const& striping,
+                  std::string const& storageClass, std::string const& releaseStatus,
+                  std::string const& status = STATUS_READY);
+    /// Create a database sharing the template's partitioning, storage class and
+    /// release status. NoSuchDb (template), DbExists.
+    void createDbLike(std::string const& dbName, std::string const& templateDbName);
+    /// Delete a database with its tables and chunks, and its /PARTITIONING
+    /// entry when no other database uses it, in one transaction (one batch,
+    /// whatever the number of chunks). NoSuchDb.
+    void dropDb(std::string const& dbName);
+
+    // ---- tables -------------------------------------------------------------
+    std::vector<std::string> getTableNames(std::string const& dbName, bool readyOnly = true) const;
+    std::map<std::string, std::string> getTableStatus(std::string const& dbName) const;
+    std::string getTableStatus(std::string const& dbName, std::string const& tableName) const;
+    void setTableStatus(std::string const& dbName, std::string const& tableName,
+                        std::string const& status,
+                        std::optional<std::string> const& expected = std::nullopt);
+    bool containsTable(std::string const& dbName, std::string const& tableName,
+                       bool readyOnly = true) const;
+    std::string getTableSchema(std::string const& dbName, std::string const& tableName) const;
+    MatchTableParams getMatchTableParams(std::string const& dbName, std::string const& tableName) const;
+    PartTableParams getPartTableParams(std::string const& dbName, std::string const& tableName) const;
+    ScanTableParams getScanTableParams(std::string const& dbName, std::string const& tableName) const;
+    TableParams getTableParams(std::string const& dbName, std::string const& tableName) const;
+    /// Create a regular (partParams not partitioned) or partitioned table in one
+    /// transaction. NoSuchDb, TableExists.
+    void createTable(std::string const& dbName, std::string const& tableName,
+                     std::string const& schema, PartTableParams const& partParams = {},
+                     ScanTableParams const& scanParams = {},
+                     std::string const& status = STATUS_READY);
+    /// Create a match table in one transaction. NoSuchDb, TableExists.
+    void createMatchTable(std::string const& dbName, std::string const& tableName,
+                          std::string const& schema, MatchTableParams const& matchParams,
+                          std::string const& status = STATUS_READY);
+    /// Delete a table with its chunks (one transaction). NoSuchTable.
+    void dropTable(std::string const& dbName, std::string const& tableName);
+
+    // ---- nodes --------------------------------------------------------------
+    std::vector<std::string> getNodeNames() const;
+    NodeParams getNodeParams(std::string const& nodeName) const;
+    std::map<std::string, NodeParams> getAllNodeParams() const;
+    /// Add a node (one transaction). NodeExists.
+    void addNode(std::string const& nodeName, NodeParams const& nodeParams);
+    void setNodeState(std::string const& nodeName, std::string const& newState,
+                      std::optional<std::string> const& expected = std::nullopt);
+    /// Delete a node; NodeInUse while any chunk replica names it. NoSuchNode.
+    void deleteNode(std::string const& nodeName);
+
+    // ---- chunks -------------------------------------------------------------
+    /// Add replicas of `chunk` on `nodeNames` (one transaction). NoSuchTable.
+    void addChunk(std::string const& dbName, std::string const& tableName, int chunk,
+                  std::vector<std::string> const& nodeNames);
+    /// Add many chunks at once (one transaction): chunk -> nodes.
+    void addChunks(std::string const& dbName, std::string const& tableName,
+                   std::map<int, std::vector<std::string>> const& chunks);
+    /// Delete a chunk (every replica), or only its replicas on `nodeName` when
+    /// given. NoSuchTable; NoSuchKey if the chunk (or replica) does not exist.
+    void deleteChunk(std::string const& dbName, std::string const& tableName, int chunk,
+                     std::string const& nodeName = std::string());
+    /// chunk -> node names (in replica order) of a table. NoSuchTable.
+    std::map<int, std::vector<std::string>> getChunks(std::string const& dbName,
+                                                      std::string const& tableName) const;
+    /// Every replica held by `nodeName` (in all databases and tables).
+    std::vector<ChunkReplica> getNodeChunks(std::string const& nodeName) const;
+
+    // ---- helpers (public for tools and tests) -------------------------------
+    /// Unpack a `.packed.json` value: a flat JSON object whose values are
+    /// strings (numbers, true, false and null are kept as their text; nested
+    /// objects and arrays are skipped). "" is an empty object. ConfigError
+    /// naming `key` on malformed input.
+    static std::map<std::string, std::string> unpackJson(std::string const& key,
+                                                         std::string const& data);
+    /// Pack a flat map of strings (valid UTF-8) as JSON.
+    static std::string packJson(std::map<std::string, std::string> const& data);
+    /// The shortest decimal text that reads back as `value` (0.025 -> "0.025").
+    static std::string formatDouble(double value);
+
+private:
+    std::map<std::string, std::string> _getSubkeys(std::string const& key,
+                                                   std::vector<std::string> const& subKeys,
+                                                   bool* keyExists = nullptr,
+                                                   std::string* keyValue = nullptr) const;
+    void _assertWritable() const;
+    void _assertDbExists(std::string const& dbName) const;
+    std::shared_ptr<Lock> _lockDb(std::string const& dbName, std::string const& purpose);
+    void _createDbImpl(std::string const& dbName, std::string const& templateDb,
+                       StripingParams const& striping, std::string const& storageClass,
+                       std::string const& releaseStatus, std::string const& status, Lock* lk);
+    void _createTableImpl(std::string const& dbName, std::string const& tableName,
+                          std::vector<std::pair<std::string, std::string>> const& keys,
+                          std::string const& status);
+    void _setStatus(std::string const& key, std::string const& status,
+                    std::optional<std::string> const& expected,
+                    std::function<void()> const& onMissing);
+    std::string _partitioningIdOf(std::map<std::string, std::string> const& dbKeys) const;
+
+    KvPtr _kv;
+    bool _readOnly;
+    bool _locking = true;
+    std::chrono::milliseconds _lockTimeout{60000};
+};
+
+}  // namespace qcss
