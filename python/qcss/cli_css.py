@@ -1,7 +1,7 @@
 """css-admin's CSS verbs: databases, tables, nodes and chunks, thin over CssAccess.
 
 Click groups ``db``, ``table``, ``node``, ``chunk`` and ``css``, added to the
-main CLI by ``cli.add_command(...)`` at the end of qcss/cli.py. Every verb is
+main CLI in qcss/cli.py. Every verb is
 one CssAccess call (the C++ facade does the work, each create/drop is one
 transaction); this module only parses parameters and prints.
 
@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 import qcss
-from qcss.cli import Ctx, emit, handled
+from qcss.cli_common import Ctx, emit, handled
 
 pass_ctx = click.make_pass_decorator(Ctx)
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 import qcss
-from qcss.cli import Ctx, cli, emit, handled, pass_ctx
+from qcss.cli_common import Ctx, emit, handled, pass_ctx
 
 
 def _when(t: float) -> str:
@@ -142,5 +142,3 @@ def break_lock_cmd(ctx: Ctx, key: str, include_waiters: bool) -> None:
 
 
 COMMANDS = [locks_cmd, leases_cmd, lock_cmd, break_lock_cmd]
-for _cmd in COMMANDS:
-    cli.add_command(_cmd)

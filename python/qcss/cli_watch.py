@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 import qcss
-from qcss.cli import Ctx, emit, handled, json_value, show_value
+from qcss.cli_common import Ctx, emit, handled, json_value, show_value
 
 # Its own (same) decorator: cli.py imports this module at its end.
 pass_ctx = click.make_pass_decorator(Ctx)

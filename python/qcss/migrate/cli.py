@@ -47,7 +47,7 @@ EXIT_CONFIG = 17
 def _code_for(exc: BaseException) -> int:
     """css-admin's exit code for a qcss error (19 for any other error)."""
     try:
-        from qcss.cli import EXIT_CODES
+        from qcss.cli_common import EXIT_CODES
     except ImportError:  # pragma: no cover - the core is not built
         return EXIT_OTHER
     for cls, code, _ in EXIT_CODES:
