@@ -175,10 +175,14 @@ def test_drop_100k_replicas_shows_progress(kv: qcss.KvInterface) -> None:
         css.createTable("big", t, "(id BIGINT)",
                         qcss.PartTableParams("big", "Object", "id", "decl", "ra", 0.0, True, True))
         css.addChunks("big", t, {c: ["w1", "w2"] for c in range(25000)})
+    before = kv.revision()
     r = ok(kv, "-o", "json", "db", "drop", "big")
     out = json.loads(r.stdout)
     assert out["replicas"] == 100_000 and out["tables"] == 2
     assert "100000 chunk replica(s)" in r.stderr and "done in" in r.stderr
-    print(f"\n{kv.backend()}: css-admin db drop of 100k replicas: {out['seconds']}s")
-    assert out["seconds"] < 30
     assert not kv.exists("/DBS/big")
+    # The drop is one batch (the timing is recorded in docs/css-layout.md, not asserted):
+    # every deleted key carries one revision.
+    deletes = [c for c in kv.changes(before, "/DBS/big") if c.kindName == "delete"]
+    assert len({c.revision for c in deletes}) == 1
+    assert len(deletes) > 100_000

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -485,26 +484,20 @@ def test_admin_operations_take_the_db_lock(kv: qcss.KvInterface) -> None:
     assert kv.locks("/DBS") == []
 
 
-def test_drop_of_100k_replicas_is_one_batch_and_fast(url: str) -> None:
+def test_drop_of_100k_replicas_is_one_batch(url: str) -> None:
     kv = qcss.open(url)
     css = qcss.CssAccess(kv)
     css.createDb("big", qcss.StripingParams(340, 3, 0, 0.01667))
     css.createTable("big", "Object", "(id BIGINT)",
                     qcss.PartTableParams("big", "Object", "id", "decl", "ra", 0.0, True, True))
-    t0 = time.monotonic()
     css.addChunks("big", "Object", {c: [f"w{c % 4}", f"w{(c + 1) % 4}", f"w{(c + 2) % 4}",
                                         f"w{(c + 3) % 4}"] for c in range(25000)})
-    t_add = time.monotonic() - t0
     assert sum(len(v) for v in css.getChunks("big", "Object").values()) == 100_000
     rev = kv.revision()
-    t0 = time.monotonic()
-    css.dropDb("big")
-    t_drop = time.monotonic() - t0
+    css.dropDb("big")  # its duration is measured in bench/, not asserted here
     deletes = kv.changes(rev, "/DBS/big")
     # db key, its .packed.json, TABLES; the table, its .packed.json, partitioning and its
     # .packed.json; CHUNKS; 25000 x (chunk, REPLICAS); 100000 x (replica, .packed.json)
     assert len(deletes) == 3 + 4 + 1 + 25000 * 2 + 100_000 * 2
     assert len({c.revision for c in deletes}) == 1  # one batch
     assert not kv.exists("/DBS/big") and not kv.exists("/PARTITIONING/_0000000001")
-    print(f"\n{kv.backend()}: add 100k replicas {t_add:.2f}s, drop {t_drop:.2f}s")
-    assert t_drop < 30

@@ -164,7 +164,8 @@ def test_timeout_is_on_time_and_withdraws_the_request(kv: qcss.KvInterface) -> N
             with pytest.raises(qcss.LockTimeout):
                 kv.lock("/t", timeout=timeout)
             took = time.monotonic() - t0
-            assert timeout <= took < timeout + 0.5, took
+            # Never early; late only by scheduling (generous for a loaded CI machine).
+            assert timeout <= took < timeout + 1.5, took
             assert len(kv.locks("/t")) == 1  # the waiting entry is gone
 
 

@@ -42,11 +42,13 @@ namespace {
 
 class Parser {
 public:
-    Parser(std::string_view text, std::string const& source) : _t(text), _src(source) {}
+    Parser(std::string_view text, std::string const& source, bool lenient)
+            : _t(text), _src(source), _lenient(lenient) {}
 
     std::vector<std::pair<std::string, std::string>> object() {
         std::vector<std::pair<std::string, std::string>> out;
         ws();
+        if (_lenient && _i == _t.size()) return out;  // "" is an empty object
         expect('{');
         ws();
         if (peek() == '}') {
@@ -58,15 +60,19 @@ public:
                 ws();
                 expect(':');
                 ws();
-                std::string value;
-                if (_t.substr(_i, 4) == "null") {
+                char const c = peek();
+                if (c == '"') {
+                    out.emplace_back(std::move(key), string());
+                } else if (_lenient && (c == '{' || c == '[')) {
+                    skipNested();  // not a flat member: ignored
+                } else if (_lenient) {
+                    out.emplace_back(std::move(key), scalar());  // number, true, false, null
+                } else if (_t.substr(_i, 4) == "null") {
                     _i += 4;
-                } else if (peek() == '"') {
-                    value = string();
+                    out.emplace_back(std::move(key), std::string());
                 } else {
                     fail("expected a string value for member '" + key + "'");
                 }
-                out.emplace_back(std::move(key), std::move(value));
                 ws();
                 if (peek() == ',') {
                     ++_i;
@@ -86,6 +92,28 @@ private:
         throw BadDumpError(_src + ": malformed JSON at byte " + std::to_string(_i) + ": " + what);
     }
     char peek() const { return _i < _t.size() ? _t[_i] : '\0'; }
+    // A bare scalar (number, true, false, null), kept as its text.
+    std::string scalar() {
+        std::size_t const start = _i;
+        while (_i < _t.size() && std::string_view(",}] \t\r\n").find(_t[_i]) == std::string_view::npos)
+            ++_i;
+        if (start == _i) fail("expected a value");
+        return std::string(_t.substr(start, _i - start));
+    }
+    void skipNested() {
+        int depth = 0;
+        do {
+            if (_i >= _t.size()) fail("unterminated object or array");
+            char const c = _t[_i];
+            if (c == '"') {
+                string();
+                continue;
+            }
+            if (c == '{' || c == '[') ++depth;
+            if (c == '}' || c == ']') --depth;
+            ++_i;
+        } while (depth > 0);
+    }
     void ws() {
         while (_i < _t.size() &&
                (_t[_i] == ' ' || _t[_i] == '\n' || _t[_i] == '\r' || _t[_i] == '\t'))
@@ -175,6 +203,7 @@ private:
 
     std::string_view _t;
     std::string const& _src;
+    bool _lenient;
     std::size_t _i = 0;
 };
 
@@ -182,7 +211,12 @@ private:
 
 std::vector<std::pair<std::string, std::string>> parseFlatStringObject(std::string_view text,
                                                                        std::string const& source) {
-    return Parser(text, source).object();
+    return Parser(text, source, false).object();
+}
+
+std::vector<std::pair<std::string, std::string>> parseFlatObjectLenient(std::string_view text,
+                                                                        std::string const& source) {
+    return Parser(text, source, true).object();
 }
 
 std::string toFlatStringObject(std::vector<std::pair<std::string, std::string>> const& members) {

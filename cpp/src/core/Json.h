@@ -18,6 +18,12 @@ void appendJsonString(std::string& out, std::string_view s, bool escapeSlash = f
 std::vector<std::pair<std::string, std::string>> parseFlatStringObject(std::string_view text,
                                                                        std::string const& source);
 
+/// As parseFlatStringObject, but lenient as Qserv's packed keys need: "" is an
+/// empty object, bare scalars (numbers, true, false, null) are kept as their
+/// text, nested objects and arrays are skipped.
+std::vector<std::pair<std::string, std::string>> parseFlatObjectLenient(std::string_view text,
+                                                                        std::string const& source);
+
 /// A flat object of strings, members in the given order.
 std::string toFlatStringObject(std::vector<std::pair<std::string, std::string>> const& members);
 

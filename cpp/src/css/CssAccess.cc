@@ -135,161 +135,20 @@ std::string take(std::map<std::string, std::string> const& m, std::string const&
     return it == m.end() ? std::string() : it->second;
 }
 
-// Lenient parser of a flat JSON object (see CssAccess::unpackJson).
-class PackedParser {
-public:
-    PackedParser(std::string const& key, std::string const& text) : _key(key), _t(text) {}
-
-    std::map<std::string, std::string> parse() {
-        std::map<std::string, std::string> out;
-        ws();
-        if (_i == _t.size()) return out;  // "" is an empty object
-        expect('{');
-        ws();
-        if (peek() == '}') {
-            ++_i;
-        } else {
-            while (true) {
-                ws();
-                std::string name = str();
-                ws();
-                expect(':');
-                ws();
-                char const c = peek();
-                if (c == '"') {
-                    out[name] = str();
-                } else if (c == '{' || c == '[') {
-                    skipNested();
-                } else {
-                    std::size_t const start = _i;
-                    while (_i < _t.size() && std::string_view(",}] \t\r\n").find(_t[_i]) ==
-                                                     std::string_view::npos) {
-                        ++_i;
-                    }
-                    if (start == _i) fail("expected a value");
-                    out[name] = _t.substr(start, _i - start);
-                }
-                ws();
-                if (peek() == ',') {
-                    ++_i;
-                    continue;
-                }
-                expect('}');
-                break;
-            }
-        }
-        ws();
-        if (_i != _t.size()) fail("unexpected data after the object");
-        return out;
-    }
-
-private:
-    [[noreturn]] void fail(std::string const& what) const {
-        throw ConfigError("key '" + printableKey(_key) + "': bad packed JSON at byte " +
-                          std::to_string(_i) + ": " + what);
-    }
-    char peek() const { return _i < _t.size() ? _t[_i] : '\0'; }
-    void ws() {
-        while (_i < _t.size() && (_t[_i] == ' ' || _t[_i] == '\t' || _t[_i] == '\n' || _t[_i] == '\r')) ++_i;
-    }
-    void expect(char c) {
-        if (peek() != c) fail(std::string("expected '") + c + "'");
-        ++_i;
-    }
-    void skipNested() {
-        int depth = 0;
-        do {
-            char const c = peek();
-            if (c == '\0' && _i >= _t.size()) fail("unterminated object or array");
-            if (c == '"') {
-                str();
-                continue;
-            }
-            if (c == '{' || c == '[') ++depth;
-            if (c == '}' || c == ']') --depth;
-            ++_i;
-        } while (depth > 0);
-    }
-    static void appendUtf8(std::string& out, unsigned cp) {
-        if (cp < 0x80) {
-            out.push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-            out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-            out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-            out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        }
-    }
-    unsigned hex4() {
-        if (_i + 4 > _t.size()) fail("short \\u escape");
-        unsigned v = 0;
-        for (int k = 0; k < 4; ++k) {
-            char const c = _t[_i++];
-            v <<= 4;
-            if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-            else fail("bad \\u escape");
-        }
-        return v;
-    }
-    std::string str() {
-        expect('"');
-        std::string out;
-        while (true) {
-            if (_i >= _t.size()) fail("unterminated string");
-            char const c = _t[_i++];
-            if (c == '"') break;
-            if (c != '\\') {
-                out.push_back(c);
-                continue;
-            }
-            if (_i >= _t.size()) fail("unterminated escape");
-            char const e = _t[_i++];
-            switch (e) {
-                case '"': out.push_back('"'); break;
-                case '\\': out.push_back('\\'); break;
-                case '/': out.push_back('/'); break;
-                case 'b': out.push_back('\b'); break;
-                case 'f': out.push_back('\f'); break;
-                case 'n': out.push_back('\n'); break;
-                case 'r': out.push_back('\r'); break;
-                case 't': out.push_back('\t'); break;
-                case 'u': {
-                    unsigned cp = hex4();
-                    if (cp >= 0xD800 && cp < 0xDC00 && _t.compare(_i, 2, "\\u") == 0) {
-                        _i += 2;
-                        unsigned const lo = hex4();
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    }
-                    appendUtf8(out, cp);
-                    break;
-                }
-                default: fail("bad escape");
-            }
-        }
-        return out;
-    }
-
-    std::string const& _key;
-    std::string const& _t;
-    std::size_t _i = 0;
-};
-
 }  // namespace
 
 // ---- helpers -------------------------------------------------------------------
 
 std::map<std::string, std::string> CssAccess::unpackJson(std::string const& key,
                                                          std::string const& data) {
-    return PackedParser(key, data).parse();
+    try {
+        std::map<std::string, std::string> out;
+        for (auto& [name, value] : detail::parseFlatObjectLenient(data, "key '" + printableKey(key) + "'"))
+            out[std::move(name)] = std::move(value);
+        return out;
+    } catch (BadDumpError const& e) {
+        throw ConfigError(std::string("bad packed JSON: ") + e.what());
+    }
 }
 
 std::string CssAccess::packJson(std::map<std::string, std::string> const& data) {
