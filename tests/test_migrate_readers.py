@@ -142,6 +142,27 @@ def test_truncated_snapshot(tmp_path: Path) -> None:
     _expect_error(tmp_path / "snapshot.ea", "truncated", "byte ")
 
 
+def test_incomplete_newest_snapshot_is_skipped_as_zookeeper_does(tmp_path: Path) -> None:
+    # A server stopped while writing a snapshot leaves it incomplete; ZooKeeper then
+    # starts from the newest snapshot that reads back whole and replays the logs after it.
+    raw = (ZK / "snapshot.ea").read_bytes()
+    for name in ("snapshot.0", "log.1", "log.eb"):
+        shutil.copy(ZK / name, tmp_path / name)
+    (tmp_path / "snapshot.ea").write_bytes(raw[: len(raw) // 2])
+    src = zkdata.read_zk_data(tmp_path)
+    assert as_dict(src) == expected_user_tree()
+    assert any("snapshot.ea skipped" in n and "truncated" in n for n in src.notes)
+    # With no whole snapshot left, the error names the newest one.
+    (tmp_path / "snapshot.0").write_bytes((ZK / "snapshot.0").read_bytes()[:20])
+    _expect_error(tmp_path, "snapshot.ea", "truncated", "no older snapshot")
+
+
+def test_missing_logs_after_the_snapshot_are_an_error(tmp_path: Path) -> None:
+    shutil.copy(ZK / "snapshot.0", tmp_path / "snapshot.0")
+    shutil.copy(ZK / "log.eb", tmp_path / "log.eb")
+    _expect_error(tmp_path, "logs after zxid 0x0 are missing", "log.eb")
+
+
 def test_wrong_magic(tmp_path: Path) -> None:
     raw = bytearray((ZK / "snapshot.ea").read_bytes())
     raw[0:4] = b"ZKXX"

@@ -487,40 +487,58 @@ def read_zk_data(source: Path, log_dir: Path | None = None, replay: bool = True)
     ``source`` is a dataDir (or its version-2/), or one snapshot file to start from; logs are
     read from ``log_dir`` (ZooKeeper's dataLogDir) or else from the snapshot's directory.
     """
-    if source.is_file():
+    explicit = source.is_file()
+    if explicit:
         m = SNAP_RE.match(source.name)
         if not m:
             raise MigrationInputError(str(source), "byte 0", "not a snapshot.<zxid> file name")
-        snap: tuple[int, Path] | None = (int(m.group(1), 16), source)
+        candidates = [(int(m.group(1), 16), source)]
         sdir = source.parent
     else:
         sdir = _version_dir(source)
         snaps, _ = _zk_files(sdir)
-        snap = snaps[-1] if snaps else None
+        candidates = list(reversed(snaps))  # newest first
     ldir = _version_dir(log_dir) if log_dir is not None else sdir
     _, logs = _zk_files(ldir)
-    if snap is None and not logs:
+    if not candidates and not logs:
         raise MigrationInputError(str(source), "byte 0", "no snapshot.* or log.* files here")
 
+    # As ZooKeeper does on start (FileSnap.deserialize): the newest snapshot that reads
+    # back whole; an incomplete newer one (a server stopped while writing it) is skipped
+    # and said so. A snapshot named explicitly must be whole.
     tree = ZkTree()
     notes: list[str] = []
     snap_zxid = 0
-    if snap is not None:
+    first_error: MigrationInputError | None = None
+    for zxid, path in candidates:
         try:
-            info = read_snapshot(snap[1], tree)
+            info = read_snapshot(path, tree)
         except MigrationInputError as e:
-            if source.is_file():
+            if explicit:
                 raise
-            raise MigrationInputError(
-                e.source,
-                e.position,
-                e.reason + " (this is the newest snapshot; to start from an older one, give "
-                "its snapshot.<zxid> file as the source: the logs after it are replayed)",
-            ) from e
-        snap_zxid = snap[0]
+            first_error = first_error or e
+            notes.append(f"snapshot {path.name} skipped, unreadable: {e}")
+            tree = ZkTree()
+            continue
+        snap_zxid = zxid
         notes.append(
-            f"snapshot {snap[1].name}: {info.nodes} nodes, {info.sessions} sessions, "
+            f"snapshot {path.name}: {info.nodes} nodes, {info.sessions} sessions, "
             f"checksum ok{' (with digest)' if info.digest else ''}"
+        )
+        break
+    else:
+        if first_error is not None:
+            raise MigrationInputError(
+                first_error.source,
+                first_error.position,
+                first_error.reason + " (and no older snapshot of this directory reads back "
+                "whole)",
+            ) from first_error
+    if replay and logs and logs[0][0] > snap_zxid + 1 and not any(z <= snap_zxid for z, _ in logs):
+        raise MigrationInputError(
+            str(ldir), "byte 0",
+            f"the transaction logs after zxid {snap_zxid:#x} are missing (the oldest log is "
+            f"{logs[0][1].name}): the state cannot be rebuilt",
         )
     if replay and logs:
         # As FileTxnLog.getLogFiles: the newest log starting at or before the snapshot, and
