@@ -46,6 +46,7 @@ def test_dump_skips_locks_and_leases_and_restores_the_rest(
     lease = src.leaseGrant(60_000, "worker db01")
     src.create("/NODES/db01/alive", "1", lease=lease)
     src.create("/NODES/db01/alive/since", "now")  # no lease, but dies with its parent
+    src.create("/NODES/db01/alive-x", "kept")  # sorts between alive and alive/since
     with src.lock("/DBS/LSST", ttl=60, purpose="test") as lk:
         assert lk.valid()
         before = everything(src)

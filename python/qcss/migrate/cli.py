@@ -121,6 +121,18 @@ class DumpReport:
         )
 
 
+def _dropped_ancestor(key: str, dropped: dict[str, str]) -> str | None:
+    """The reason a strict ancestor of ``key`` was left out, if one was."""
+    if not dropped:
+        return None
+    parent = key
+    while (i := parent.rfind("/")) > 0:
+        parent = parent[:i]
+        if parent in dropped:
+            return dropped[parent]
+    return None
+
+
 def _snapshot_entries(
     kv: Any, key: str, include_ephemeral: bool = True
 ) -> tuple[int, list[tuple[str, bytes]], Counter[str]]:
@@ -138,21 +150,16 @@ def _snapshot_entries(
         items = [(e.key, e.value, int(getattr(e.stat, "lease", 0))) for e in entries]
     items.sort(key=lambda e: e[0].encode("utf-8"))
     out: list[tuple[str, bytes]] = []
-    dropped: str | None = None  # the root of the subtree being left out
-    dropped_reason = ""
+    dropped: dict[str, str] = {}  # root of a subtree left out -> the reason
     for k, v, lease in items:
         if not include_ephemeral:
-            if dropped is not None and (k == dropped or k.startswith(dropped + "/")):
-                skipped[dropped_reason] += 1
-                continue
-            dropped = None
-            if is_reserved(k):
-                dropped, dropped_reason = RESERVED_ROOT, SKIP_DUMP_LOCKS
-                skipped[dropped_reason] += 1
-                continue
-            if lease != 0:
-                dropped, dropped_reason = k, SKIP_DUMP_LEASED
-                skipped[dropped_reason] += 1
+            reason = _dropped_ancestor(k, dropped)
+            if reason is None and is_reserved(k):
+                reason = dropped[k] = SKIP_DUMP_LOCKS
+            elif reason is None and lease != 0:
+                reason = dropped[k] = SKIP_DUMP_LEASED
+            if reason is not None:
+                skipped[reason] += 1
                 continue
         out.append((k, v if isinstance(v, bytes) else str(v).encode("utf-8")))
     return revision, out, skipped
