@@ -97,6 +97,17 @@ def test_lone_surrogate_str_keys_raise_invalid_key(kv: qcss.KvInterface, key: st
     with pytest.raises(qcss.InvalidKeyError), kv.transaction() as t:
         t.set("/ok/t", "v")
         t.set(key, "v")
+    with kv.mirror("/", interval=3600) as m:
+        for mirror_call in (
+            lambda: m.get(key),
+            lambda: m.get(key, None),
+            lambda: m.exists(key),
+            lambda: m.getStat(key),
+            lambda: kv.mirror(key),
+            lambda: kv.watch(key, lambda changes, rev: None),
+        ):
+            with pytest.raises(qcss.InvalidKeyError, match=escaped):
+                mirror_call()
     assert kv.revision() == rev
     assert not kv.exists("/ok/t")
     assert qcss.keyProblem(key) != ""
