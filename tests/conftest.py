@@ -2,21 +2,22 @@
 
 ``kv`` is parametrized over BACKENDS; every test that takes it runs once per
 backend. ``store`` gives the URL and a way to reopen the same store (e.g.
-read-only), so tests need not know which backend they run on.
+read-only), so tests need not know which backend they run on. The stores and
+the MySQL server come from the shipped harness, ``qcss.testing`` (one
+implementation for this suite and for services testing against qcss).
 """
 
 from __future__ import annotations
 
 import os
-import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import mysql_server as mysqld
 import pytest
 
 import qcss
+from qcss.testing import Store, fresh_store
+from qcss.testing.mysql import Server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QSERV_JSON = FIXTURES / "qserv" / "kvmap-2017.json"
@@ -24,33 +25,9 @@ QSERV_TSV = FIXTURES / "qserv" / "kvmap-2017.tsv"
 
 BACKENDS = ["mem", "sqlite", "mysql"]
 
+__all__ = ["BACKENDS", "QSERV_JSON", "QSERV_TSV", "Store", "make_store", "read_tsv"]
 
-@dataclass
-class Store:
-    """A fresh store of one backend for one test."""
-
-    backend: str
-    url: str
-    tmp: Path
-
-    def with_params(self, **params: str) -> str:
-        sep = "&" if "?" in self.url else "?"
-        return self.url + sep + urllib.parse.urlencode(params)
-
-    def open(self, readOnly: bool = False, **params: str) -> qcss.KvInterface:
-        return qcss.open(self.with_params(**params) if params else self.url, readOnly=readOnly)
-
-    def reopen(self, kv: qcss.KvInterface, readOnly: bool = False) -> qcss.KvInterface:
-        """The same data through a new handle. An in-memory store cannot be
-        shared, so for mem the data travels through a Qserv dump file."""
-        if self.backend != "mem":
-            return self.open(readOnly=readOnly)
-        path = self.tmp / "reopen.json"
-        path.write_text(kv.dumpKV(), encoding="utf-8")
-        return qcss.open(f"mem://{path}", readOnly=readOnly)
-
-
-_SERVER: list[mysqld.Server] = []  # the session's MySQL server, once found
+_SERVER: list[Server] = []  # the session's MySQL server, once found
 
 
 def make_store(
@@ -58,24 +35,18 @@ def make_store(
 ) -> Iterator[Store]:
     """A fresh store of `backend` (a generator: the store is cleaned up when it
     resumes). For mysql, `request` gives the session's server fixture."""
-    if backend == "mem":
-        yield Store(backend, "mem://", tmp)
-        return
-    if backend == "sqlite":
-        # A fresh file: the library creates the schema itself.
-        yield Store(backend, f"sqlite://{tmp}/css.db", tmp)
-        return
+    server: Server | None = None
     if backend == "mysql":
         if request is not None:
-            server: mysqld.Server = request.getfixturevalue("mysql_server")
+            server = request.getfixturevalue("mysql_server")
         elif _SERVER:
             server = _SERVER[0]
         else:
             raise AssertionError("make_store('mysql') needs the request outside a mysql test")
-        with server.fresh_database() as url:
-            yield Store(backend, url, tmp)
-        return
-    raise AssertionError(f"unknown backend {backend}")
+    elif backend not in BACKENDS:
+        raise AssertionError(f"unknown backend {backend}")
+    with fresh_store(backend, tmp, server=server) as store:
+        yield store
 
 
 @pytest.fixture(params=BACKENDS)
@@ -84,22 +55,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def mysql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mysqld.Server]:
-    """A MariaDB/MySQL server for the whole session: $QCSS_TEST_MYSQL_URL, else
-    127.0.0.1:3306 if it answers, else a throwaway mariadbd started here. With
-    $CI set, a server that cannot be had fails the tests instead of skipping."""
+def mysql_server(qcss_mysql_server: Server) -> Iterator[Server]:
+    """The session's MariaDB/MySQL server: qcss.testing's ``qcss_mysql_server``
+    ($QCSS_TEST_MYSQL_URL, else 127.0.0.1:3306, else a throwaway mariadbd; with
+    $CI set, no server fails the tests instead of skipping)."""
+    _SERVER.append(qcss_mysql_server)
     try:
-        server = mysqld.find_or_start(tmp_path_factory.mktemp("mariadb"))
-    except mysqld.NoServer as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: no MySQL server for the mysql tests: {exc}")
-        pytest.skip(f"no MySQL server: {exc}")
-    _SERVER.append(server)
-    try:
-        yield server
+        yield qcss_mysql_server
     finally:
         _SERVER.clear()
-        server.stop()
 
 
 @pytest.fixture

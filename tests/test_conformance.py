@@ -56,6 +56,73 @@ def test_invalid_utf8_key_raises(kv: qcss.KvInterface) -> None:
         kv.set(b"/bad\xff".decode("latin-1").encode("latin-1"), "v")  # type: ignore[arg-type]
 
 
+SURROGATE_KEYS = ["/a\udc80", "/\ud800/b", "/ok/x\udfff"]
+
+
+@pytest.mark.parametrize("key", SURROGATE_KEYS)
+def test_lone_surrogate_str_keys_raise_invalid_key(kv: qcss.KvInterface, key: str) -> None:
+    """A str that cannot be encoded as UTF-8 is an invalid key like any other:
+    InvalidKeyError naming it (escaped), never a TypeError, nothing written."""
+    kv.set("/ok", "v")
+    rev = kv.revision()
+    escaped = ascii(key)[1:-1].replace("\\", "\\\\")
+    for call in (
+        lambda: kv.create(key, "v"),
+        lambda: kv.create(key, "v", unique=True),
+        lambda: kv.set(key, "v"),
+        lambda: kv.set(key, "v", version=1),
+        lambda: kv.get(key),
+        lambda: kv.get(key, b"default"),
+        lambda: kv.getStat(key),
+        lambda: kv.getMany(["/ok", key]),
+        lambda: kv.exists(key),
+        lambda: kv.getChildren(key),
+        lambda: kv.getChildrenValues(key),
+        lambda: kv.deleteKey(key),
+        lambda: kv.snapshot(key),
+        lambda: kv.changes(0, key),
+        lambda: kv.locks(key),
+        lambda: kv.breakLock(key),
+        lambda: kv.lock(key, timeout=0),
+        lambda: qcss.validateKey(key),
+        lambda: kv.transaction().set("/ok/t", "v").set(key, "v").commit(),
+        lambda: kv.transaction().create("/ok/t", "v").create(key).commit(),
+        lambda: kv.transaction().check(key, 0).set("/ok/t", "v").commit(),
+        lambda: kv.transaction().checkCreateRevision(key, 1).commit(),
+        lambda: kv.transaction().deleteKey(key).commit(),
+    ):
+        with pytest.raises(qcss.InvalidKeyError, match=escaped) as info:
+            call()
+        assert "UTF-8" in str(info.value)
+    with pytest.raises(qcss.InvalidKeyError), kv.transaction() as t:
+        t.set("/ok/t", "v")
+        t.set(key, "v")
+    with kv.mirror("/", interval=3600) as m:
+        for mirror_call in (
+            lambda: m.get(key),
+            lambda: m.get(key, None),
+            lambda: m.exists(key),
+            lambda: m.getStat(key),
+            lambda: kv.mirror(key),
+            lambda: kv.watch(key, lambda changes, rev: None),
+        ):
+            with pytest.raises(qcss.InvalidKeyError, match=escaped):
+                mirror_call()
+    assert kv.revision() == rev
+    assert not kv.exists("/ok/t")
+    assert qcss.keyProblem(key) != ""
+
+
+def test_key_arguments_take_str_or_bytes_only(kv: qcss.KvInterface) -> None:
+    kv.set(b"/bytes", "v")  # type: ignore[arg-type]
+    assert kv.get("/bytes") == b"v"
+    assert kv.get(b"/bytes") == b"v"  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        kv.get(42)  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        kv.set(None, "v")  # type: ignore[arg-type]
+
+
 def test_key_length_limit_is_bytes(kv: qcss.KvInterface) -> None:
     longest = "/" + "k" * (qcss.MAX_KEY_LENGTH - 1)
     kv.set(longest, "v")

@@ -146,12 +146,20 @@ def rm(ctx: Ctx, key: str, version: int) -> None:
               help="qserv: Qserv's JSON map of keys strictly under KEY (values must be UTF-8); "
                    "qcss: the lossless dump of KEY and its subtree (binary values in base64), "
                    "read back by `css-admin restore`.")
+@click.option("--include-ephemeral", is_flag=True,
+              help="--format qcss: also dump the lock namespace (/.qcss) and the keys bound "
+                   "to a lease (with their subtrees), left out by default because restored "
+                   "they would hold locks forever and turn ephemeral keys permanent. The "
+                   "count left out is reported on stderr.")
 @pass_ctx
-def dump(ctx: Ctx, key: str, fmt: str) -> None:
+def dump(ctx: Ctx, key: str, fmt: str, include_ephemeral: bool) -> None:
     """Print every key under KEY (all when omitted)."""
     with handled():
         if fmt == "qcss":
-            write_dump(ctx.kv(), sys.stdout, key or "/")
+            report = write_dump(ctx.kv(), sys.stdout, key or "/",
+                                include_ephemeral=include_ephemeral)
+            if report.skipped:
+                click.echo(report.describe_skipped(), err=True)
             return
         text = ctx.kv().dumpKV(key)
     click.echo(text)

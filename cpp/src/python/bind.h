@@ -16,6 +16,20 @@ namespace qcss::python {
 
 namespace py = pybind11;
 
+/// A key or prefix argument. Its caster (below) accepts `str` (encoded UTF-8)
+/// or `bytes`; a `str` that cannot be encoded (a lone surrogate such as
+/// "/a\udc80") raises InvalidKeyError naming the key, like every other invalid
+/// key, instead of pybind11's generic "incompatible function arguments".
+/// Every key/prefix parameter of the module takes a `Key const&`.
+struct Key {
+    std::string bytes;
+    operator std::string const&() const noexcept { return bytes; }  // NOLINT: implicit on purpose
+};
+
+/// The key bytes of a `str` or `bytes` object (see Key); raises InvalidKeyError
+/// for a `str` that is not encodable as UTF-8, TypeError for anything else.
+std::string keyBytes(py::handle key);
+
 /// bytes -> raw bytes, str -> UTF-8; anything else raises TypeError naming `what`.
 std::string toBytes(py::handle value, char const* what = "value");
 
@@ -34,3 +48,23 @@ struct Registrar {
 };
 
 }  // namespace qcss::python
+
+namespace pybind11::detail {
+
+template <>
+struct type_caster<qcss::python::Key> {
+    PYBIND11_TYPE_CASTER(qcss::python::Key, const_name("str"));
+
+    bool load(handle src, bool /*convert*/) {
+        if (!PyUnicode_Check(src.ptr()) && !PyBytes_Check(src.ptr())) return false;
+        value.bytes = qcss::python::keyBytes(src);  // may throw InvalidKeyError
+        return true;
+    }
+
+    static handle cast(qcss::python::Key const& k, return_value_policy, handle) {
+        return PyUnicode_DecodeUTF8(k.bytes.data(), static_cast<Py_ssize_t>(k.bytes.size()),
+                                    "surrogateescape");
+    }
+};
+
+}  // namespace pybind11::detail

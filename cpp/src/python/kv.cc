@@ -100,25 +100,25 @@ void bindKv(py::module_& m) {
 
     py::class_<PyTransaction>(m, "Transaction",
                               "Atomic multi-key transaction builder; use kv.transaction().")
-            .def("check", [](PyTransaction& t, std::string const& key, std::int64_t version) -> PyTransaction& {
+            .def("check", [](PyTransaction& t, Key const& key, std::int64_t version) -> PyTransaction& {
                 t.t().check(key, version);
                 return t;
             }, py::arg("key"), py::arg("version"), py::return_value_policy::reference_internal)
-            .def("checkCreateRevision", [](PyTransaction& t, std::string const& key, std::int64_t rev) -> PyTransaction& {
+            .def("checkCreateRevision", [](PyTransaction& t, Key const& key, std::int64_t rev) -> PyTransaction& {
                 t.t().checkCreateRevision(key, rev);
                 return t;
             }, py::arg("key"), py::arg("createRevision"), py::return_value_policy::reference_internal)
-            .def("create", [](PyTransaction& t, std::string const& key, py::handle value, bool unique, py::handle lease) -> PyTransaction& {
+            .def("create", [](PyTransaction& t, Key const& key, py::handle value, bool unique, py::handle lease) -> PyTransaction& {
                 t.t().create(key, toBytes(value), unique, toLeaseId(lease));
                 return t;
             }, py::arg("key"), py::arg("value") = py::bytes(""), py::arg("unique") = false,
                py::arg("lease") = py::none(), py::return_value_policy::reference_internal)
-            .def("set", [](PyTransaction& t, std::string const& key, py::handle value, std::int64_t version, py::handle lease) -> PyTransaction& {
+            .def("set", [](PyTransaction& t, Key const& key, py::handle value, std::int64_t version, py::handle lease) -> PyTransaction& {
                 t.t().set(key, toBytes(value), version, toLeaseId(lease));
                 return t;
             }, py::arg("key"), py::arg("value"), py::arg("version") = -1,
                py::arg("lease") = py::none(), py::return_value_policy::reference_internal)
-            .def("deleteKey", [](PyTransaction& t, std::string const& key, std::int64_t version) -> PyTransaction& {
+            .def("deleteKey", [](PyTransaction& t, Key const& key, std::int64_t version) -> PyTransaction& {
                 t.t().deleteKey(key, version);
                 return t;
             }, py::arg("key"), py::arg("version") = -1, py::return_value_policy::reference_internal)
@@ -158,7 +158,7 @@ void bindKv(py::module_& m) {
 The master interface of the Central State System: a hierarchical key-value
 store with versions, a global revision, compare-and-set and transactions.
 Open one with qcss.open(url). Safe to share between threads.)doc")
-            .def("create", [](KvInterface& kv, std::string const& key, py::handle value, bool unique, py::handle lease) {
+            .def("create", [](KvInterface& kv, Key const& key, py::handle value, bool unique, py::handle lease) {
                 std::string v = toBytes(value);
                 std::int64_t const l = toLeaseId(lease);
                 Release r;
@@ -166,14 +166,14 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
             }, py::arg("key"), py::arg("value") = py::bytes(""), py::arg("unique") = false,
                py::arg("lease") = py::none(),
                "Create key (and missing parents); returns the key created. Raises KeyExistsError.")
-            .def("set", [](KvInterface& kv, std::string const& key, py::handle value, std::int64_t version, py::handle lease) {
+            .def("set", [](KvInterface& kv, Key const& key, py::handle value, std::int64_t version, py::handle lease) {
                 std::string v = toBytes(value);
                 std::int64_t const l = toLeaseId(lease);
                 Release r;
                 return kv.set(key, v, version, l);
             }, py::arg("key"), py::arg("value"), py::arg("version") = -1, py::arg("lease") = py::none(),
                "Create or overwrite key; returns its new version. version >= 0: compare-and-set.")
-            .def("get", [](KvInterface& kv, std::string const& key) {
+            .def("get", [](KvInterface& kv, Key const& key) {
                 std::string v;
                 {
                     Release r;
@@ -181,7 +181,7 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 }
                 return py::bytes(v);
             }, py::arg("key"), "The value of key (bytes); raises NoSuchKey.")
-            .def("get", [](KvInterface& kv, std::string const& key, py::object dflt) -> py::object {
+            .def("get", [](KvInterface& kv, Key const& key, py::object dflt) -> py::object {
                 std::optional<std::string> v;
                 {
                     Release r;
@@ -193,11 +193,12 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 if (!v) return dflt;
                 return py::bytes(*v);
             }, py::arg("key"), py::arg("default"), "The value of key (bytes), or default if absent.")
-            .def("getStat", [](KvInterface& kv, std::string const& key) {
+            .def("getStat", [](KvInterface& kv, Key const& key) {
                 Release r;
                 return kv.getStat(key);
             }, py::arg("key"))
-            .def("getMany", [](KvInterface& kv, std::vector<std::string> const& keys) {
+            .def("getMany", [](KvInterface& kv, std::vector<Key> const& keyArgs) {
+                std::vector<std::string> const keys(keyArgs.begin(), keyArgs.end());
                 std::map<std::string, std::string> res;
                 {
                     Release r;
@@ -205,15 +206,15 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 }
                 return toDict(res);
             }, py::arg("keys"), "Values of the keys that exist, as one consistent snapshot.")
-            .def("exists", [](KvInterface& kv, std::string const& key) {
+            .def("exists", [](KvInterface& kv, Key const& key) {
                 Release r;
                 return kv.exists(key);
             }, py::arg("key"))
-            .def("getChildren", [](KvInterface& kv, std::string const& key) {
+            .def("getChildren", [](KvInterface& kv, Key const& key) {
                 Release r;
                 return kv.getChildren(key);
             }, py::arg("key"), "Names of the direct children, sorted by bytes.")
-            .def("getChildrenValues", [](KvInterface& kv, std::string const& key) {
+            .def("getChildrenValues", [](KvInterface& kv, Key const& key) {
                 std::map<std::string, std::string> res;
                 {
                     Release r;
@@ -221,7 +222,7 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 }
                 return toDict(res);
             }, py::arg("key"))
-            .def("deleteKey", [](KvInterface& kv, std::string const& key, std::int64_t version) {
+            .def("deleteKey", [](KvInterface& kv, Key const& key, std::int64_t version) {
                 Release r;
                 kv.deleteKey(key, version);
             }, py::arg("key"), py::arg("version") = -1, "Delete key and its subtree atomically.")
@@ -230,15 +231,15 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 return kv.revision();
             })
             .def("transaction", [](KvPtr const& kv) { return PyTransaction(kv); })
-            .def("snapshot", [](KvInterface& kv, std::string const& prefix) {
+            .def("snapshot", [](KvInterface& kv, Key const& prefix) {
                 Release r;
                 return kv.snapshot(prefix);
             }, py::arg("prefix") = "/")
-            .def("dumpKV", [](KvInterface& kv, std::string const& key) {
+            .def("dumpKV", [](KvInterface& kv, Key const& key) {
                 Release r;
                 return kv.dumpKV(key);
             }, py::arg("key") = "", "Qserv's JSON dump of every key strictly under key.")
-            .def("changes", [](KvInterface& kv, std::int64_t since, std::string const& prefix, std::size_t limit) {
+            .def("changes", [](KvInterface& kv, std::int64_t since, Key const& prefix, std::size_t limit) {
                 Release r;
                 return kv.changes(since, prefix, limit);
             }, py::arg("sinceRevision"), py::arg("prefix") = "/", py::arg("limit") = 0)
@@ -286,9 +287,15 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
        "Without a URL: $QCSS_URL, else the embedded SQLite default.");
     m.def("defaultUrl", &defaultUrl);
     m.def("maskUrl", &maskUrl, py::arg("url"));
-    m.def("keyProblem", [](std::string const& key) { return keyProblem(key); }, py::arg("key"),
+    m.def("keyProblem", [](py::handle key) -> std::string {
+        try {
+            return keyProblem(keyBytes(key));
+        } catch (InvalidKeyError const&) {
+            return "not valid UTF-8 (a lone surrogate)";
+        }
+    }, py::arg("key"),
           "Why key is not a valid key, or '' if it is.");
-    m.def("validateKey", [](std::string const& key) { validateKey(key); }, py::arg("key"));
+    m.def("validateKey", [](Key const& key) { validateKey(key.bytes); }, py::arg("key"));
     m.attr("MAX_KEY_LENGTH") = kMaxKeyLength;
     m.attr("DEFAULT_MAX_VALUE_SIZE") = kDefaultMaxValueSize;
 }

@@ -183,7 +183,7 @@ or when freed. token is its fencing token (only grows).)doc")
 
     m.attr("LOCK_ROOT") = kLockRoot;
     m.attr("LOCK_TOKEN_ROOT") = kTokenRoot;
-    m.def("lockDir", &lockDir, py::arg("key"), "The directory of the lock entries of key.");
+    m.def("lockDir", [](Key const& key) { return lockDir(key); }, py::arg("key"), "The directory of the lock entries of key.");
     m.def("tokenKey", &tokenKey, py::arg("token"), "The key that exists while token's lock is held.");
 
     auto kvCls = py::reinterpret_borrow<py::class_<KvInterface, KvPtr>>(m.attr("KvInterface"));
@@ -193,7 +193,7 @@ or when freed. token is its fencing token (only grows).)doc")
             py::arg("reap") = true,
             "Grant a lease of ttl seconds, kept alive in the background; onLost(id) runs "
             "(on the keep-alive thread) if it is lost.")
-            .def("lock", [](KvPtr const& kv, std::string const& key, bool shared, std::optional<double> timeout,
+            .def("lock", [](KvPtr const& kv, Key const& key, bool shared, std::optional<double> timeout,
                             double ttl, std::string const& purpose, py::handle lease, std::string const& owner) {
                 LockOptions o;
                 o.shared = shared;
@@ -214,11 +214,11 @@ or when freed. token is its fencing token (only grows).)doc")
             py::arg("owner") = "",
             "Acquire a lock on key path key, waiting at most timeout seconds (None: forever), "
             "else LockTimeout. Use as a context manager.")
-            .def("locks", [](KvInterface& kv, std::string const& prefix) {
+            .def("locks", [](KvInterface& kv, Key const& prefix) {
                 Release r;
                 return locks(kv, prefix);
             }, py::arg("prefix") = "/", "Every lock entry (held or waiting) on prefix or under it.")
-            .def("breakLock", [](KvInterface& kv, std::string const& key, bool includeWaiters) {
+            .def("breakLock", [](KvInterface& kv, Key const& key, bool includeWaiters) {
                 Release r;
                 return breakLock(kv, key, includeWaiters);
             }, py::arg("key"), py::arg("includeWaiters") = false,

@@ -23,6 +23,26 @@ void bindRegistered(py::module_& m) {
     for (auto const& [name, fn] : registry()) fn(m);
 }
 
+std::string keyBytes(py::handle key) {
+    if (PyBytes_Check(key.ptr())) {
+        char* data = nullptr;
+        Py_ssize_t size = 0;
+        PyBytes_AsStringAndSize(key.ptr(), &data, &size);
+        return std::string(data, static_cast<std::size_t>(size));
+    }
+    if (!PyUnicode_Check(key.ptr())) throw py::type_error("a key must be str or bytes");
+    Py_ssize_t size = 0;
+    char const* data = PyUnicode_AsUTF8AndSize(key.ptr(), &size);
+    if (data != nullptr) return std::string(data, static_cast<std::size_t>(size));
+    // Not encodable (a lone surrogate): the same error as any other invalid key,
+    // naming the key as ascii() shows it ("/a\udc80"), at most 200 characters.
+    PyErr_Clear();
+    py::str s = py::reinterpret_borrow<py::str>(key);
+    std::string shown = py::str(py::module_::import("builtins").attr("ascii")(s[py::slice(0, 200, 1)]));
+    if (PyUnicode_GetLength(key.ptr()) > 200) shown += "...";
+    throw InvalidKeyError("invalid key " + shown + ": not valid UTF-8 (a lone surrogate)");
+}
+
 std::string toBytes(py::handle value, char const* what) {
     if (PyBytes_Check(value.ptr())) {
         char* data = nullptr;

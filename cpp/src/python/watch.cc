@@ -168,7 +168,11 @@ void stopAllWatchers() {
 std::string_view utf8(py::str const& key) {
     Py_ssize_t size = 0;
     char const* data = PyUnicode_AsUTF8AndSize(key.ptr(), &size);
-    if (data == nullptr) throw py::error_already_set();
+    if (data == nullptr) {
+        PyErr_Clear();
+        keyBytes(key);  // not encodable: raises InvalidKeyError naming the key
+        throw py::value_error("key is not encodable as UTF-8");
+    }
     return std::string_view(data, static_cast<std::size_t>(size));
 }
 
@@ -207,7 +211,7 @@ block) stops it at once.)doc")
             });
 
     py::class_<KvInterface, KvPtr> kv(py::reinterpret_borrow<py::object>(m.attr("KvInterface")));
-    kv.def("watch", [](KvPtr const& self, std::string const& prefix, py::object callback,
+    kv.def("watch", [](KvPtr const& self, Key const& prefix, py::object callback,
                        std::optional<std::int64_t> since, double interval, py::object onError,
                        py::object onResync, std::size_t batchLimit, double maxBackoff) {
         return std::make_unique<PyWatcher>(self, prefix, std::move(callback), since, interval,
@@ -225,7 +229,7 @@ not redelivered); without it they are logged to the "qcss.watch" logger.
 onResync(snapshot) is called when the log was compacted past the watcher's
 position and it reloaded the subtree (without it: a CompactedError goes to
 onError).)doc");
-    kv.def("mirror", [](KvPtr const& self, std::string const& prefix, double interval) {
+    kv.def("mirror", [](KvPtr const& self, Key const& prefix, double interval) {
         MirrorOptions o;
         o.interval = toMs(interval, "interval");
         Release r;
@@ -265,9 +269,9 @@ source revision the copy is at; waitFor(rev) blocks until it got there.)doc")
                 validateKey(std::string(utf8(key)));
                 return dflt;
             }, py::arg("key"), py::arg("default"))
-            .def("exists", [](Mirror& mr, std::string const& key) { return mr.exists(key); },
+            .def("exists", [](Mirror& mr, Key const& key) { return mr.exists(key); },
                  py::arg("key"))
-            .def("getStat", [](Mirror& mr, std::string const& key) { return mr.getStat(key); },
+            .def("getStat", [](Mirror& mr, Key const& key) { return mr.getStat(key); },
                  py::arg("key"))
             .def("revision", [](Mirror& mr) { return mr.revision(); })
             .def("waitFor", [](Mirror& mr, std::int64_t rev, std::optional<double> timeout, bool wake) {

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import io
 import sys
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import click
@@ -24,7 +26,14 @@ import click
 import qcss
 from qcss.migrate import formats
 from qcss.migrate.model import MigrationInputError
-from qcss.migrate.plan import Plan, PlanError, PrefixMap, build_plan
+from qcss.migrate.plan import (
+    RESERVED_ROOT,
+    Plan,
+    PlanError,
+    PrefixMap,
+    build_plan,
+    is_reserved,
+)
 from qcss.migrate.sources import FORMATS, open_source
 from qcss.migrate.writer import (
     ATOMIC_LIMIT,
@@ -55,7 +64,7 @@ def _code_for(exc: BaseException) -> int:
             return code
     return EXIT_OTHER
 
-__all__ = ["dump_qcss", "import_cmd", "main", "restore_cmd", "write_dump"]
+__all__ = ["DumpReport", "dump_qcss", "import_cmd", "main", "restore_cmd", "write_dump"]
 
 
 class Failure(Exception):
@@ -88,32 +97,90 @@ def _run_cli(ctx: click.Context, url: str | None, **kwargs: Any) -> None:
 # qcss dump
 
 
-def _snapshot_entries(kv: Any, key: str) -> tuple[int, list[tuple[str, bytes]]]:
+SKIP_DUMP_LOCKS = f"lock namespace ({RESERVED_ROOT})"
+SKIP_DUMP_LEASED = "bound to a lease (ephemeral), with their subtrees"
+
+
+@dataclass
+class DumpReport:
+    """What a qcss dump wrote, and what it left out (by reason)."""
+
+    keys: int
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def describe_skipped(self) -> str:
+        """``dump: skipped N keys: ...`` for stderr ("" when nothing was skipped)."""
+        if not self.skipped:
+            return ""
+        total = sum(self.skipped.values())
+        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
+        return (
+            f"dump: skipped {total} key(s): {parts} "
+            "(they would outlive their locks and leases if restored; --include-ephemeral "
+            "keeps them)"
+        )
+
+
+def _dropped_ancestor(key: str, dropped: dict[str, str]) -> str | None:
+    """The reason a strict ancestor of ``key`` was left out, if one was."""
+    if not dropped:
+        return None
+    parent = key
+    while (i := parent.rfind("/")) > 0:
+        parent = parent[:i]
+        if parent in dropped:
+            return dropped[parent]
+    return None
+
+
+def _snapshot_entries(
+    kv: Any, key: str, include_ephemeral: bool = True
+) -> tuple[int, list[tuple[str, bytes]], Counter[str]]:
+    """The entries of ``key``'s subtree, sorted by bytes. Unless ``include_ephemeral``, the
+    lock namespace (``/.qcss``) and the keys bound to a lease are left out, with the
+    subtrees under them (a lease's end deletes those too), counted by reason."""
     snap = kv.snapshot(key)
     entries = getattr(snap, "entries", snap)
     revision = int(getattr(snap, "revision", 0))
-    out: list[tuple[str, bytes]] = []
+    skipped: Counter[str] = Counter()
+    items: list[tuple[str, Any, int]]
     if isinstance(entries, dict):
-        items = list(entries.items())
+        items = [(str(k), v, 0) for k, v in entries.items()]
     else:
-        items = [(e.key, e.value) for e in entries]
-    for k, v in items:
-        out.append((str(k), v if isinstance(v, bytes) else str(v).encode("utf-8")))
-    out.sort(key=lambda kv: kv[0].encode("utf-8"))
-    return revision, out
+        items = [(e.key, e.value, int(getattr(e.stat, "lease", 0))) for e in entries]
+    items.sort(key=lambda e: e[0].encode("utf-8"))
+    out: list[tuple[str, bytes]] = []
+    dropped: dict[str, str] = {}  # root of a subtree left out -> the reason
+    for k, v, lease in items:
+        if not include_ephemeral:
+            reason = _dropped_ancestor(k, dropped)
+            if reason is None and is_reserved(k):
+                reason = dropped[k] = SKIP_DUMP_LOCKS
+            elif reason is None and lease != 0:
+                reason = dropped[k] = SKIP_DUMP_LEASED
+            if reason is not None:
+                skipped[reason] += 1
+                continue
+        out.append((k, v if isinstance(v, bytes) else str(v).encode("utf-8")))
+    return revision, out, skipped
 
 
-def write_dump(kv: Any, out: TextIO, key: str = "/") -> int:
-    """Write the lossless qcss dump of ``key`` and everything under it; returns the key
-    count. One consistent snapshot of the store (``kv.snapshot``)."""
-    revision, entries = _snapshot_entries(kv, key or "/")
-    return formats.write_qcss_dump(out, entries, prefix=key or "/", revision=revision)
+def write_dump(
+    kv: Any, out: TextIO, key: str = "/", *, include_ephemeral: bool = False
+) -> DumpReport:
+    """Write the lossless qcss dump of ``key`` and everything under it: one consistent
+    snapshot of the store (``kv.snapshot``). The lock namespace and lease-bound keys (and
+    their subtrees) are left out unless ``include_ephemeral``: restored, they would hold
+    locks forever and turn ephemeral keys permanent. Returns what was written and skipped."""
+    revision, entries, skipped = _snapshot_entries(kv, key or "/", include_ephemeral)
+    n = formats.write_qcss_dump(out, entries, prefix=key or "/", revision=revision)
+    return DumpReport(n, skipped)
 
 
-def dump_qcss(kv: Any, key: str = "/") -> str:
+def dump_qcss(kv: Any, key: str = "/", *, include_ephemeral: bool = False) -> str:
     """The lossless qcss dump of ``key`` and its subtree as a string (see write_dump)."""
     buf = io.StringIO()
-    write_dump(kv, buf, key)
+    write_dump(kv, buf, key, include_ephemeral=include_ephemeral)
     return buf.getvalue()
 
 

@@ -11,6 +11,16 @@ SYSTEM_ROOT = "/zookeeper"
 SKIP_SYSTEM = "ZooKeeper system tree (/zookeeper)"
 SKIP_EPHEMERAL = "ephemeral node"
 SKIP_INVALID = "invalid key"
+# qcss's reserved namespace: lock entries and fencing tokens (qcss.LOCK_ROOT,
+# qcss.LOCK_TOKEN_ROOT). Never written by a migration or restore: a copied entry has
+# no lease and would hold its lock forever.
+RESERVED_ROOT = "/.qcss"
+SKIP_RESERVED = f"qcss lock namespace ({RESERVED_ROOT}), never restored"
+
+
+def is_reserved(key: str) -> bool:
+    """True if ``key`` lies in qcss's reserved namespace ``/.qcss``."""
+    return key == RESERVED_ROOT or key.startswith(RESERVED_ROOT + "/")
 
 
 class PlanError(ValueError):
@@ -75,8 +85,9 @@ def _parent(key: str) -> str:
 
 
 def build_plan(source: Source, prefix_maps: list[PrefixMap] | None = None) -> Plan:
-    """Apply the rules: skip ZooKeeper's system tree and ephemerals, keep container and TTL
-    nodes as plain keys, map prefixes, and set aside (never alter) invalid keys."""
+    """Apply the rules: skip ZooKeeper's system tree, ephemerals and qcss's reserved lock
+    namespace (``/.qcss``, checked on the key as written), keep container and TTL nodes as
+    plain keys, map prefixes, and set aside (never alter) invalid keys."""
     maps = sorted(prefix_maps or [], key=lambda m: len(m.old), reverse=True)
     skipped: Counter[str] = Counter(source.skipped)
     kept: Counter[str] = Counter()
@@ -102,6 +113,9 @@ def build_plan(source: Source, prefix_maps: list[PrefixMap] | None = None) -> Pl
             if mapped is not None:
                 key = mapped
                 break
+        if is_reserved(key):
+            skipped[SKIP_RESERVED] += 1
+            continue
         problem = key_problem(key)
         if problem:
             shown = node.key if key == node.key else f"{node.key} -> {key}"

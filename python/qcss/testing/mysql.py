@@ -1,0 +1,197 @@
+"""Finding (or starting) a MariaDB/MySQL server for tests, and giving each
+store a fresh database with the qcss schema installed by ``qcss.schema.init``
+(dropped afterwards).
+
+Order: ``$QCSS_TEST_MYSQL_URL`` (``mysql://user[:pw]@host:port[/anything]``),
+else ``mysql://root@127.0.0.1:3306`` if it answers, else a throwaway
+``mariadbd`` started in a temporary directory (``mariadb-install-db`` +
+``mariadbd --datadir ... --socket ... --port <free>``) and stopped at the end.
+The server's ``max_allowed_packet`` is raised to 64 MiB when the account may
+(16 MiB values need more than MariaDB's default 16 MiB packet).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymysql
+
+import qcss.schema
+
+__all__ = ["MAX_PACKET", "NoServer", "Server", "find_or_start", "mysql_server"]
+
+MAX_PACKET = 64 * 1024 * 1024
+
+
+class NoServer(Exception):
+    """No MySQL server could be found or started."""
+
+
+@dataclass
+class Server:
+    base_url: str  # mysql://user[:pw]@host:port (no database)
+    query: str = ""  # extra URL options, e.g. "?socket=..."
+    proc: subprocess.Popen[bytes] | None = None
+    datadir: Path | None = None
+    databases: list[str] = field(default_factory=list)
+
+    def _parts(self) -> urllib.parse.SplitResult:
+        return urllib.parse.urlsplit(self.base_url)
+
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection:
+        p = self._parts()
+        password = urllib.parse.unquote(p.password) if p.password else ""
+        return pymysql.connect(
+            host=p.hostname or "127.0.0.1",
+            port=p.port or 3306,
+            user=urllib.parse.unquote(p.username or "root"),
+            password=password,
+            database=database,
+            autocommit=True,
+            connect_timeout=5,
+        )
+
+    def url(self, database: str) -> str:
+        return f"{self.base_url}/{database}{self.query}"
+
+    @contextmanager
+    def fresh_database(self) -> Iterator[str]:
+        """A new database with the qcss schema; yields its URL, drops it on exit."""
+        name = "qcss_t_" + secrets.token_hex(6)
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {name}")
+        finally:
+            conn.close()
+        url = self.url(name)
+        try:
+            qcss.schema.init(url)
+            yield url
+        finally:
+            conn = self.connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"DROP DATABASE IF EXISTS {name}")
+            finally:
+                conn.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _raise_packet(server: Server) -> None:
+    try:
+        conn = server.connect()
+    except pymysql.MySQLError as exc:
+        raise NoServer(f"{qcss.schema.mask(server.base_url)}: {exc}") from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@global.max_allowed_packet")
+            row = cur.fetchone()
+            if row is not None and int(row[0]) < MAX_PACKET:
+                try:
+                    cur.execute(f"SET GLOBAL max_allowed_packet = {MAX_PACKET}")
+                except pymysql.MySQLError:
+                    pass  # not allowed: 16 MiB values will be refused, clearly
+    finally:
+        conn.close()
+
+
+def _start(tmp: Path) -> Server:
+    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    daemon = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
+    if install is None or not Path(daemon).exists():
+        raise NoServer("no server on 127.0.0.1:3306 and no mariadbd to start")
+    datadir = tmp / "data"
+    sock = tmp / "mysqld.sock"
+    port = _free_port()
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [install, "--no-defaults", f"--datadir={datadir}",
+         "--auth-root-authentication-method=normal", "--skip-test-db", *user],
+        check=True, capture_output=True,
+    )
+    log = (tmp / "mariadbd.log").open("wb")
+    proc = subprocess.Popen(
+        [daemon, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
+         "--bind-address=127.0.0.1", f"--max-allowed-packet={MAX_PACKET}", "--skip-log-bin",
+         *user],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    server = Server(f"mysql://root@127.0.0.1:{port}", proc=proc, datadir=datadir)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise NoServer(f"mariadbd exited: see {tmp / 'mariadbd.log'}")
+        if _answers("127.0.0.1", port):
+            try:
+                server.connect().close()
+                return server
+            except pymysql.MySQLError:
+                pass
+        time.sleep(0.2)  # waiting for an external process to come up
+    server.stop()
+    raise NoServer("mariadbd did not start within 60 s")
+
+
+def find_or_start(tmp: Path) -> Server:
+    """``$QCSS_TEST_MYSQL_URL``, else ``127.0.0.1:3306`` if it answers, else a throwaway
+    ``mariadbd`` with its data in ``tmp`` (call ``stop()`` when done). Raises NoServer."""
+    env = os.environ.get("QCSS_TEST_MYSQL_URL")
+    if env:
+        p = urllib.parse.urlsplit(env)
+        server = Server(f"{p.scheme}://{p.netloc}", query=f"?{p.query}" if p.query else "")
+        _raise_packet(server)
+        return server
+    if _answers("127.0.0.1", 3306):
+        server = Server("mysql://root@127.0.0.1:3306")
+        _raise_packet(server)
+        return server
+    server = _start(tmp)
+    _raise_packet(server)
+    return server
+
+
+@contextmanager
+def mysql_server(tmp: Path) -> Iterator[Server]:
+    """find_or_start(tmp) as a context manager: a server started here is stopped on exit."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    server = find_or_start(tmp)
+    try:
+        yield server
+    finally:
+        server.stop()
