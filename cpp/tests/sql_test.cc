@@ -421,7 +421,7 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
 
 TEST_CASE("leases: an expired lease's keys go before the next write, in their own revision") {
     onEach([](KvPtr kv, std::string const&) {
-        kv->set("/other", "0");  // exists: the one-round-trip path must step aside
+        kv->set("/other", "0");
         std::int64_t const l = kv->leaseGrant(150);
         kv->create("/live/node", "up", false, l);
         std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
@@ -628,16 +628,14 @@ TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> re
 #endif
 }
 
-TEST_CASE("mysql: without the qcss_put procedure every write still works") {
+TEST_CASE("mysql: one-key writes, CAS and their change-log rows") {
 #ifdef QCSS_WITH_MYSQL
     if (!mysqlAvailable()) return;
     Store s = mysqlStore();
-    std::string const db = s.url.substr(s.url.rfind('/') + 1);
-    detail::mysqlServerExec(withDb(mysqlServer(), "mysql"), "DROP PROCEDURE " + db + ".qcss_put");
     {
         auto kv = open(s.url);
         CHECK_EQ(kv->create("/a", "1"), std::string("/a"));
-        CHECK_EQ(kv->set("/a", "2"), 2);        // the one-round-trip multi-statement
+        CHECK_EQ(kv->set("/a", "2"), 2);
         CHECK_EQ(kv->set("/a", "3", 2), 3);
         CHECK_THROWS(kv->set("/a", "4", 2), VersionMismatchError);
         CHECK_EQ(kv->set("/b/c", "x"), 1);      // absent: the general path

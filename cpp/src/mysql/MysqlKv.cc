@@ -296,13 +296,6 @@ public:
         Stmt& s = prepare(sqlText);
         execute(s, params);
         Rows rows;
-        if (s.ncols == 0 && mysql_stmt_field_count(s.st) > 0) {
-            // A CALL: its result set is known only once executed.
-            if (MYSQL_RES* meta = mysql_stmt_result_metadata(s.st)) {
-                bindResults(s, meta);
-                mysql_free_result(meta);
-            }
-        }
         if (s.ncols == 0) {
             _affected = static_cast<std::int64_t>(mysql_stmt_affected_rows(s.st));
             _insertId = static_cast<std::int64_t>(mysql_stmt_insert_id(s.st));
@@ -558,100 +551,6 @@ public:
     }
     void injectCommitFailure() { injectFailure(sql::failNextCommits); }
 
-    std::int64_t fastPut(std::string_view key, std::string_view parent, int depth,
-                         std::string_view value, bool create, std::int64_t expectVersion,
-                         std::string_view client, std::int64_t& rev) override {
-        if (!_noProc) {
-            // The stored procedure of schema/mysql (one statement, pre-parsed).
-            std::vector<Param> ps{Param::blob(key),         Param::blob(parent),
-                                  Param::integer(depth),    Param::blob(value),
-                                  Param::integer(create ? 1 : 0), Param::integer(expectVersion),
-                                  Param::blob(client)};
-            _inTxn = true;
-            injectCommitFailure();
-            Rows rows;
-            try {
-                rows = query("CALL qcss_put(?, ?, ?, ?, ?, ?, ?)", ps);
-            } catch (DbError const& e) {
-                if (e.code() == 1305 /* no such procedure */ ||
-                    e.code() == 1370 /* no EXECUTE privilege */) {
-                    _noProc = true;  // the multi-statement path below
-                    rollback();
-                    return fastPut(key, parent, depth, value, create, expectVersion, client, rev);
-                }
-                if (e.kind() == ErrKind::Lost)
-                    throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
-                throw;
-            }
-            _inTxn = false;
-            if (rows.empty() || rows[0].size() != 2) return 0;
-            rev = rows[0][0].i;
-            return rows[0][0].i > 0 ? rows[0][1].i : 0;
-        }
-        if (create) return -1;
-        return fastSet(key, value, expectVersion, client, rev);
-    }
-
-    /// Without the procedure: overwrite an existing key in one multi-statement.
-    std::int64_t fastSet(std::string_view key, std::string_view value, std::int64_t expectVersion,
-                         std::string_view client, std::int64_t& rev) {
-        std::vector<Param> kp{Param::blob(key)};
-        std::vector<Param> vp{Param::blob(value)};
-        std::vector<Param> cp{Param::blob(client)};
-        if (inlineSize(vp) > kPipelineBytes) return -1;
-        // Serialise on the revision row; write only if the key is there (with
-        // the expected version); log the Put; bump the revision only if a row
-        // was written (ROW_COUNT()), so a miss commits an empty transaction.
-        // The new version and revision come back in the OK packets
-        // (LAST_INSERT_ID(expr)): no result set, six statements, one round trip.
-        std::string t = "START TRANSACTION; "
-                        "SELECT revision + 1 INTO @qcss_r FROM qcss_meta WHERE id = 1 FOR UPDATE; "
-                        "UPDATE qcss_kv SET value = ";
-        inlineInto(t, "?", vp);
-        t += ", version = LAST_INSERT_ID(version + 1), mod_rev = @qcss_r WHERE path = ";
-        inlineInto(t, "?", kp);
-        if (expectVersion >= 0) t += " AND version = " + std::to_string(expectVersion);
-        t += "; INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client) "
-             "SELECT @qcss_r, 1, 1, path, value, version, UNIX_TIMESTAMP(NOW(6)), ";
-        inlineInto(t, "?", cp);
-        t += " FROM qcss_kv WHERE path = ";
-        inlineInto(t, "?", kp);
-        t += " AND mod_rev = @qcss_r; "
-             "UPDATE qcss_meta SET revision = LAST_INSERT_ID(@qcss_r) WHERE id = 1 AND "
-             "ROW_COUNT() > 0; COMMIT";
-        _inTxn = true;
-        ++sql::roundTrips;
-        std::int64_t version = 0;
-        injectCommitFailure();
-        try {
-            if (mysql_real_query(_my, t.data(), t.size()) != 0) failConn();
-            int idx = 0;
-            bool hit = false;
-            while (true) {
-                if (MYSQL_RES* res = mysql_store_result(_my)) {
-                    mysql_free_result(res);
-                } else if (mysql_field_count(_my) != 0) {
-                    failConn();
-                }
-                if (idx == 2) {
-                    hit = mysql_affected_rows(_my) == 1;
-                    version = hit ? static_cast<std::int64_t>(mysql_insert_id(_my)) : 0;
-                } else if (idx == 4 && hit) {
-                    rev = static_cast<std::int64_t>(mysql_insert_id(_my));
-                }
-                ++idx;
-                int const st = mysql_next_result(_my);
-                if (st == -1) break;
-                if (st > 0) failConn();
-            }
-        } catch (DbError const& e) {
-            if (e.kind() == ErrKind::Lost) throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
-            throw;
-        }
-        _inTxn = false;
-        return version;
-    }
-
     /// Send a round trip that ends with COMMIT: losing the connection during
     /// it leaves the outcome unknown.
     void sendCommit(std::string const& text) {
@@ -719,7 +618,6 @@ private:
     std::int64_t _insertId = 0;
     bool _inTxn = false;
     bool _broken = false;
-    bool _noProc = false;  // qcss_put missing or not allowed
 };
 
 class MysqlDriver : public sql::Driver {
@@ -874,10 +772,10 @@ void installMysqlSchema(std::string const& rawUrl) {
     MysqlConn c(settingsFrom(url, masked, false));
     c.execDirect(kMysqlVersionTable);
     for (auto const& f : schema::k_mysql) {
-        // As python/qcss/schema.py: statements end with the terminator at the
-        // end of a line; "DELIMITER xx" switches it; "--" lines are comments.
+        // As python/qcss/schema.py: statements end with ';' at the end of a
+        // line; "--" lines are comments.
         std::string const sqlText = f.sql;
-        std::string term = ";", cur;
+        std::string cur;
         std::size_t p = 0;
         while (p < sqlText.size()) {
             std::size_t nl = sqlText.find('\n', p);
@@ -888,16 +786,10 @@ void installMysqlSchema(std::string const& rawUrl) {
             std::size_t const e0 = line.find_last_not_of(" \t\r");
             std::string const stripped =
                     b0 == std::string::npos ? std::string() : line.substr(b0, e0 - b0 + 1);
-            if (cur.empty() && stripped.rfind("DELIMITER ", 0) == 0) {
-                term = stripped.substr(10);
-                continue;
-            }
-            if (stripped.empty() || (term == ";" && stripped.rfind("--", 0) == 0)) continue;
+            if (stripped.empty() || stripped.rfind("--", 0) == 0) continue;
             cur += line + "\n";
-            if (stripped.size() >= term.size() &&
-                stripped.compare(stripped.size() - term.size(), term.size(), term) == 0) {
-                std::size_t const cut = cur.rfind(term);
-                c.execDirect(cur.substr(0, cut));
+            if (stripped.back() == ';') {
+                c.execDirect(cur.substr(0, cur.rfind(';')));
                 cur.clear();
             }
         }

@@ -165,19 +165,6 @@ public:
         for (auto const& s : stmts) exec(s.sql, s.params);
         commit();
     }
-    /// Optional one-round-trip write of one key without a lease: take the
-    /// revision lock; `create` false (set): overwrite the key if it exists
-    /// (with version `expectVersion` when >= 0); otherwise, or with `create`,
-    /// insert it if absent and its parent `parent` exists; log the Put and
-    /// commit. Returns the new version and sets `rev`; 0 when it changed
-    /// nothing (the core then runs the general path, which creates parents or
-    /// reports why); -1 when the driver has no such path.
-    virtual std::int64_t fastPut(std::string_view /*key*/, std::string_view /*parent*/,
-                                 int /*depth*/, std::string_view /*value*/, bool /*create*/,
-                                 std::int64_t /*expectVersion*/, std::string_view /*client*/,
-                                 std::int64_t& /*rev*/) {
-        return -1;
-    }
     /// The last AUTO_INCREMENT / rowid generated on this connection.
     virtual std::int64_t lastInsertId() = 0;
 

@@ -592,19 +592,6 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return r;
         });
     }
-    if (ops.size() == 1 && ops[0].lease == 0 &&
-        (ops[0].type == Op::Type::Set || (ops[0].type == Op::Type::Create && ops[0].key != "/"))) {
-        // One key whose parent exists: one round trip where the driver can.
-        Op const& op = ops[0];
-        bool const create = op.type == Op::Type::Create;
-        std::string const parent = op.key == "/" ? std::string("/") : parentKey(op.key);
-        std::int64_t rev = 0;
-        std::int64_t const v = run(create ? "create" : "set", [&](Conn& c) {
-            return c.fastPut(op.key, parent, keyDepth(op.key), op.value, create, op.version,
-                             _opts.clientId, rev);
-        });
-        if (v > 0) return CommitResult{rev, {OpResult{op.key, v}}};
-    }
     // The first rows to read travel with the revision lock (one round trip on
     // MySQL); the writes and the COMMIT travel together (one round trip when
     // small enough).
