@@ -410,12 +410,13 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
         CHECK_EQ(kv->reapExpiredLeases(), 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
         CHECK(!kv->leaseKeepAlive(s1));
-        CHECK_THROWS(kv->set("/e/3", "", -1, s2), LeaseExpired);
         std::int64_t const r2 = kv->revision();
         CHECK_EQ(kv->reapExpiredLeases(), 2);
         CHECK_EQ(kv->revision(), r2 + 1);
         CHECK(!kv->exists("/e/1"));
         CHECK(!kv->exists("/e/2"));
+        CHECK_THROWS(kv->set("/e/3", "", -1, s2), LeaseExpired);
+        CHECK_EQ(kv->revision(), r2 + 1);
     });
 }
 
@@ -441,6 +442,44 @@ TEST_CASE("leases: an expired lease's keys go before the next write, in their ow
             CHECK_EQ(ch[1].revision, r + 2);
         }
         CHECK_EQ(kv->getStat("/other").modRevision, r + 2);
+    });
+}
+
+TEST_CASE("leases: a batch that fails after the reap does not undo it") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->set("/other", "0");
+        std::int64_t const l = kv->leaseGrant(150);
+        kv->create("/live/node", "up", false, l);
+        kv->create("/live/node/child", "c");  // in the lease's subtree
+        // Wait for the store to see the lease expired (its clock decides).
+        auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        auto alive = [&] {
+            for (auto const& li : kv->leases())
+                if (li.id == l) return true;
+            return false;
+        };
+        while (alive() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(!alive());
+        std::int64_t const r = kv->revision();
+        CHECK_THROWS(kv->transaction().check("/other", 99).set("/other", "1").commit(),
+                     VersionMismatchError);
+        CHECK(!kv->exists("/live/node"));
+        CHECK(!kv->exists("/live/node/child"));
+        CHECK_EQ(kv->get("/other"), std::string("0"));
+        CHECK_EQ(kv->revision(), r + 1);
+        auto ch = kv->changes(r);
+        CHECK_EQ(ch.size(), 2u);
+        for (auto const& c : ch) {
+            CHECK(c.kind == ChangeKind::Delete);
+            CHECK_EQ(c.revision, r + 1);
+        }
+        if (ch.size() == 2) {
+            CHECK_EQ(ch[0].key, std::string("/live/node/child"));
+            CHECK_EQ(ch[1].key, std::string("/live/node"));
+        }
+        CHECK_EQ(kv->reapExpiredLeases(), 0);  // nothing left: no lock, no revision
+        CHECK_EQ(kv->revision(), r + 1);
     });
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 #include <deque>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -601,29 +602,31 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
     for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(paths[i]));
     std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
                              "qcss_kv WHERE path IN (" + placeholders(n0) + ")";
-    return run("commit", [&](Conn& c) {
-        Batch b;
-        std::vector<Rows> rows;
-        std::int64_t rev = c.beginWriteWithQueries(
-                {Statement{sql0, ps0},
-                 Statement{"SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {}}},
-                rows);
-        if (!rows.at(1).empty()) {
-            // Expired leases: their keys go first, in a revision of their own
-            // (as the mem backend does before every writing batch).
-            std::vector<std::int64_t> ids;
-            for (auto& row : rows[1]) ids.push_back(row[0].i);
-            if (reapLeases(c, ids, rev)) {
-                ++rev;
-                c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(rev)});
+    while (true) {
+        std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
+            Batch b;
+            std::vector<Rows> rows;
+            std::int64_t const rev = c.beginWriteWithQueries(
+                    {Statement{sql0, ps0},
+                     Statement{"SELECT 1 FROM qcss_leases WHERE expires_at <= " + _d.nowExpr +
+                                       " LIMIT 1",
+                               {}}},
+                    rows);
+            if (!rows.at(1).empty()) {
+                // Expired leases: their keys go first, in a transaction and a
+                // revision of their own (as mem does before every writing
+                // batch), so that this batch failing does not undo the reap.
+                c.rollback();
+                return std::nullopt;
             }
-        } else {
-            absorb(b, paths, n0, rows[0]);  // else re-read after the reap
-        }
-        CommitResult r = applyOps(c, b, rev, ops, false);
-        c.execAndCommit(b.writes);
-        return r;
-    });
+            absorb(b, paths, n0, rows[0]);
+            CommitResult res = applyOps(c, b, rev, ops, false);
+            c.execAndCommit(b.writes);
+            return res;
+        });
+        if (r) return std::move(*r);
+        run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
+    }
 }
 
 // ---- reads --------------------------------------------------------------------
@@ -927,18 +930,23 @@ void SqlKv::leaseRevoke(std::int64_t leaseId) {
     });
 }
 
+std::int64_t SqlKv::reapExpired(Conn& c) {
+    // A cheap indexed read first: the writers' lock only when a lease expired.
+    Rows pre = c.query("SELECT MIN(expires_at) <= " + _d.nowExpr + " FROM qcss_leases", {});
+    if (pre.empty() || pre[0].empty() || pre[0][0].null || pre[0][0].i == 0) return 0;
+    std::int64_t const cur = c.beginWriteNoBump();
+    Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
+    std::vector<std::int64_t> ids;
+    for (auto& r : rows) ids.push_back(r[0].i);
+    if (!ids.empty() && reapLeases(c, ids, cur + 1))
+        c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
+    c.commit();
+    return static_cast<std::int64_t>(ids.size());
+}
+
 std::int64_t SqlKv::reapExpiredLeases() {
     checkWritable("reap expired leases");
-    return run("reapExpiredLeases", [&](Conn& c) {
-        std::int64_t const cur = c.beginWriteNoBump();
-        Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
-        std::vector<std::int64_t> ids;
-        for (auto& r : rows) ids.push_back(r[0].i);
-        if (!ids.empty() && reapLeases(c, ids, cur + 1))
-            c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
-        c.commit();
-        return static_cast<std::int64_t>(ids.size());
-    });
+    return run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
 }
 
 std::vector<LeaseInfo> SqlKv::leases() {

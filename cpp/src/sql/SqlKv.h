@@ -96,6 +96,9 @@ private:
     void buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out);
     std::vector<std::string> prefetchPaths(std::vector<Op> const& ops) const;
     bool reapLeases(Conn& c, std::vector<std::int64_t> const& leaseIds, std::int64_t rev);
+    /// Reap the expired leases in a transaction of its own; without taking the
+    /// writers' lock when none has expired. Returns the number reaped.
+    std::int64_t reapExpired(Conn& c);
     [[noreturn]] void translate(DbError const& e, char const* what) const;
 
     std::unique_ptr<Driver> _driver;
