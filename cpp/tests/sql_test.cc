@@ -483,6 +483,46 @@ TEST_CASE("leases: a batch that fails after the reap does not undo it") {
     });
 }
 
+TEST_CASE("changes: the history of one key (and its subtree) among many") {
+    onEach([](KvPtr kv, std::string const&) {
+        // Over 4096 change rows: SQLite reads a prefix through the path index.
+        auto t = kv->transaction();
+        for (int i = 0; i < 5000; ++i) t.set("/h/k" + std::to_string(i), "v");
+        std::int64_t const r0 = t.commit();
+        kv->set("/h/k7", "a");
+        kv->set("/h/k70", "sibling");  // shares the byte prefix, not the path
+        kv->set("/h/k7/child", "c");
+        kv->set("/h/k8", "other");
+        kv->deleteKey("/h/k7");
+        auto mine = [&](std::int64_t since, std::string const& prefix, std::size_t limit) {
+            std::vector<std::string> out;
+            for (auto const& c : kv->changes(since, prefix, limit))
+                out.push_back(std::to_string(c.revision) + (c.kind == ChangeKind::Put ? "+" : "-") +
+                              c.key);
+            return out;
+        };
+        std::string const r = std::to_string(r0);
+        auto rv = [&](int d) { return std::to_string(r0 + d); };
+        CHECK(mine(0, "/h/k7", 0) ==
+              std::vector<std::string>({r + "+/h/k7", rv(1) + "+/h/k7", rv(3) + "+/h/k7/child",
+                                        rv(5) + "-/h/k7/child", rv(5) + "-/h/k7"}));
+        CHECK(mine(r0, "/h/k7", 0) ==
+              std::vector<std::string>({rv(1) + "+/h/k7", rv(3) + "+/h/k7/child",
+                                        rv(5) + "-/h/k7/child", rv(5) + "-/h/k7"}));
+        CHECK(mine(0, "/h/k7/child", 0) ==
+              std::vector<std::string>({rv(3) + "+/h/k7/child", rv(5) + "-/h/k7/child"}));
+        CHECK(mine(0, "/h/k70", 0) == std::vector<std::string>({r + "+/h/k70", rv(2) + "+/h/k70"}));
+        // limit never splits a revision.
+        CHECK(mine(0, "/h/k7", 3) ==
+              std::vector<std::string>({r + "+/h/k7", rv(1) + "+/h/k7", rv(3) + "+/h/k7/child"}));
+        CHECK(mine(0, "/h/k7", 4) ==
+              std::vector<std::string>({r + "+/h/k7", rv(1) + "+/h/k7", rv(3) + "+/h/k7/child",
+                                        rv(5) + "-/h/k7/child", rv(5) + "-/h/k7"}));
+        CHECK_EQ(kv->changes(0, "/h", 1).size(), 5001u);  // /h and its 5000 keys
+        CHECK_EQ(kv->changes(r0, "/h", 0).size(), 6u);
+    });
+}
+
 TEST_CASE("read-only store refuses writes and changes nothing") {
     onEach([](KvPtr kv, std::string const& url) {
         kv->set("/ro", "1");

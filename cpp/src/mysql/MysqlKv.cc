@@ -630,6 +630,7 @@ public:
                 "version = VALUES(version), create_rev = VALUES(create_rev), "
                 "mod_rev = VALUES(mod_rev), lease_id = VALUES(lease_id)";
         _d.maxParams = 30000;
+        _d.costBasedRanges = true;
     }
     std::unique_ptr<sql::Conn> connect() override { return std::make_unique<MysqlConn>(_s); }
     sql::Dialect const& dialect() const noexcept override { return _d; }

@@ -103,6 +103,9 @@ struct Dialect {
     /// Upsert tail for "INSERT INTO qcss_kv (...) VALUES ..." writing full rows.
     std::string kvUpsertTail;
     std::size_t maxParams = 30000;   ///< bound parameters per statement
+    /// The planner weighs index ranges by their bound values (MySQL/MariaDB
+    /// "index dives"); false: the core picks the index itself (SQLite).
+    bool costBasedRanges = false;
 };
 
 /// A statement and its parameters, to run later.
