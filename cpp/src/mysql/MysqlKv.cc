@@ -84,6 +84,9 @@ ErrKind classify(unsigned code) {
 }
 
 struct Settings {
+    /// The server's max_allowed_packet once known (shared by the store's connections).
+    std::shared_ptr<std::atomic<std::size_t>> maxPacket =
+            std::make_shared<std::atomic<std::size_t>>(16u << 20);
     std::string host, user, password, database, socket;
     bool hasUser = false, hasPassword = false;
     unsigned port = 0;
@@ -120,7 +123,7 @@ public:
     /// round trip; larger ones (big values) as binary prepared statements.
     static constexpr std::size_t kPipelineBytes = 256u << 10;
 
-    explicit MysqlConn(Settings const& s) {
+    explicit MysqlConn(Settings const& s) : _maxPacket(s.maxPacket) {
         _my = mysql_init(nullptr);
         if (_my == nullptr) throw DbError(ErrKind::Other, 0, "mysql_init failed (out of memory)");
         my_bool off = 0;
@@ -525,17 +528,26 @@ public:
     }
 
     void execAndCommit(std::vector<sql::Statement> const& stmts) override {
-        std::size_t bytes = 0;
-        for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params);
-        if (bytes > kPipelineBytes) {
-            // Large values: binary prepared statements, then COMMIT.
-            for (auto const& st : stmts) exec(st.sql, st.params);
-            commit();
-            return;
-        }
+        // Text multi-statements (parameters inlined as hex literals) of up to
+        // half the server's max_allowed_packet (at most 16 MiB), the last one
+        // ending with COMMIT: MariaDB executes a 1000-row INSERT several times
+        // faster from text than as a prepared statement with 7000 parameters.
+        // A statement too large for that (a huge value) goes alone, binary.
+        std::size_t const limit = std::min<std::size_t>(16u << 20, _maxPacket->load() / 2);
         std::string text;
-        text.reserve(bytes + 16);
         for (auto const& st : stmts) {
+            std::size_t const size = st.sql.size() + inlineSize(st.params) + 2;
+            if (size > limit) {
+                if (!text.empty()) textQuery(text);
+                text.clear();
+                exec(st.sql, st.params);
+                continue;
+            }
+            if (!text.empty() && text.size() + size > limit) {
+                textQuery(text);
+                text.clear();
+            }
+            if (text.empty()) text.reserve(std::min(limit, size * (stmts.size() + 1)) + 16);
             inlineInto(text, st.sql, st.params);
             text += "; ";
         }
@@ -613,6 +625,7 @@ public:
 
 private:
     MYSQL* _my = nullptr;
+    std::shared_ptr<std::atomic<std::size_t>> _maxPacket;
     std::unordered_map<std::string, std::unique_ptr<Stmt>> _cache;
     std::int64_t _affected = 0;
     std::int64_t _insertId = 0;
@@ -635,7 +648,10 @@ public:
     std::unique_ptr<sql::Conn> connect() override { return std::make_unique<MysqlConn>(_s); }
     sql::Dialect const& dialect() const noexcept override { return _d; }
     std::size_t maxStatementBytes() const noexcept override { return _maxPacket; }
-    void setMaxPacket(std::size_t n) { _maxPacket = n; }
+    void setMaxPacket(std::size_t n) {
+        _maxPacket = n;
+        _s.maxPacket->store(n);
+    }
 
 private:
     Settings _s;
