@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import qcss
+import qcss.schema
 from qcss.migrate import formats
 from qcss.migrate.plan import build_plan
 from qcss.migrate.sources import open_source
@@ -77,20 +78,45 @@ def write_zk_snapshot(path: Path, entries: Iterator[tuple[str, bytes]]) -> int:
     return n - 1
 
 
-def default_url(tmp: Path) -> str:
+MYSQL_SERVER = "mysql://root@127.0.0.1:3306"
+
+
+def default_url(tmp: Path) -> tuple[str, str | None]:
+    """The target URL, and the MariaDB database created for it (dropped at the end)."""
     db = f"qcss_bench_{os.getpid()}"
     try:
-        qcss.open(f"mysql://root@127.0.0.1:3306/{db}")
-        return f"mysql://root@127.0.0.1:3306/{db}"
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{db}`")  # db: digits and letters only
+        finally:
+            conn.close()
+        url = f"{MYSQL_SERVER}/{db}"
+        qcss.schema.init(url)
+        qcss.open(url)
+        return url, db
     except Exception as e:
         print(f"mysql backend not usable ({e}); trying sqlite", file=sys.stderr)
     try:
         url = f"sqlite:///{tmp / 'bench.db'}"
         qcss.open(url)
-        return url
+        return url, None
     except Exception as e:
         print(f"sqlite backend not usable ({e}); using mem://", file=sys.stderr)
-    return "mem://"
+    return "mem://", None
+
+
+def drop_database(db: str) -> None:
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+    finally:
+        conn.close()
 
 
 def main() -> int:
@@ -120,25 +146,40 @@ def main() -> int:
         src = open_source(str(dump.parent if args.input == "zk" else dump), "auto")
         plan = build_plan(src)
         t2 = time.perf_counter()
-        url = args.url or default_url(tmp)
-        kv: Any = qcss.open(url)
-        t3 = time.perf_counter()
-        rep = write_plan(kv, plan, batch_size=args.batch_size, progress=False)
-        t4 = time.perf_counter()
-        print(f"target: {qcss.maskUrl(url)}")
-        print(f"input: {n} keys, {dump.stat().st_size / 1e6:.1f} MB {args.input} input "
-              f"(generated in {t1 - t0:.2f} s)")
-        print(f"read + plan: {t2 - t1:.2f} s ({n / (t2 - t1):,.0f} keys/s)")
-        print(f"write: {rep.written} keys in {rep.batches} transaction(s), {t4 - t3:.2f} s "
-              f"-> {rep.written / (t4 - t3):,.0f} keys/s")
-        print(f"end to end (read, plan, write): {n / (t4 - t1 - (t3 - t2)):,.0f} keys/s")
-        if args.verify:
-            t5 = time.perf_counter()
-            vr = verify_plan(kv, plan, progress=False)
-            t6 = time.perf_counter()
-            print(f"verify: {vr.checked} keys in {t6 - t5:.2f} s, ok={vr.ok}")
-            if not vr.ok:
-                return 1
+        created: str | None = None
+        if args.url:
+            url = args.url
+        else:
+            url, created = default_url(tmp)
+        try:
+            return run(args, url, n, dump, plan, (t0, t1, t2))
+        finally:
+            if created:
+                drop_database(created)
+
+
+def run(args: argparse.Namespace, url: str, n: int, dump: Path, plan: Any,
+        times: tuple[float, float, float]) -> int:
+    """Write `plan` into `url` and print the rates."""
+    t0, t1, t2 = times
+    kv: Any = qcss.open(url)
+    t3 = time.perf_counter()
+    rep = write_plan(kv, plan, batch_size=args.batch_size, progress=False)
+    t4 = time.perf_counter()
+    print(f"target: {qcss.maskUrl(url)}")
+    print(f"input: {n} keys, {dump.stat().st_size / 1e6:.1f} MB {args.input} input "
+          f"(generated in {t1 - t0:.2f} s)")
+    print(f"read + plan: {t2 - t1:.2f} s ({n / (t2 - t1):,.0f} keys/s)")
+    print(f"write: {rep.written} keys in {rep.batches} transaction(s), {t4 - t3:.2f} s "
+          f"-> {rep.written / (t4 - t3):,.0f} keys/s")
+    print(f"end to end (read, plan, write): {n / (t4 - t1 - (t3 - t2)):,.0f} keys/s")
+    if args.verify:
+        t5 = time.perf_counter()
+        vr = verify_plan(kv, plan, progress=False)
+        t6 = time.perf_counter()
+        print(f"verify: {vr.checked} keys in {t6 - t5:.2f} s, ok={vr.ok}")
+        if not vr.ok:
+            return 1
     return 0
 
 

@@ -410,18 +410,19 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
         CHECK_EQ(kv->reapExpiredLeases(), 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
         CHECK(!kv->leaseKeepAlive(s1));
-        CHECK_THROWS(kv->set("/e/3", "", -1, s2), LeaseExpired);
         std::int64_t const r2 = kv->revision();
         CHECK_EQ(kv->reapExpiredLeases(), 2);
         CHECK_EQ(kv->revision(), r2 + 1);
         CHECK(!kv->exists("/e/1"));
         CHECK(!kv->exists("/e/2"));
+        CHECK_THROWS(kv->set("/e/3", "", -1, s2), LeaseExpired);
+        CHECK_EQ(kv->revision(), r2 + 1);
     });
 }
 
 TEST_CASE("leases: an expired lease's keys go before the next write, in their own revision") {
     onEach([](KvPtr kv, std::string const&) {
-        kv->set("/other", "0");  // exists: the one-round-trip path must step aside
+        kv->set("/other", "0");
         std::int64_t const l = kv->leaseGrant(150);
         kv->create("/live/node", "up", false, l);
         std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
@@ -441,6 +442,84 @@ TEST_CASE("leases: an expired lease's keys go before the next write, in their ow
             CHECK_EQ(ch[1].revision, r + 2);
         }
         CHECK_EQ(kv->getStat("/other").modRevision, r + 2);
+    });
+}
+
+TEST_CASE("leases: a batch that fails after the reap does not undo it") {
+    onEach([](KvPtr kv, std::string const&) {
+        kv->set("/other", "0");
+        std::int64_t const l = kv->leaseGrant(150);
+        kv->create("/live/node", "up", false, l);
+        kv->create("/live/node/child", "c");  // in the lease's subtree
+        // Wait for the store to see the lease expired (its clock decides).
+        auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        auto alive = [&] {
+            for (auto const& li : kv->leases())
+                if (li.id == l) return true;
+            return false;
+        };
+        while (alive() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(!alive());
+        std::int64_t const r = kv->revision();
+        CHECK_THROWS(kv->transaction().check("/other", 99).set("/other", "1").commit(),
+                     VersionMismatchError);
+        CHECK(!kv->exists("/live/node"));
+        CHECK(!kv->exists("/live/node/child"));
+        CHECK_EQ(kv->get("/other"), std::string("0"));
+        CHECK_EQ(kv->revision(), r + 1);
+        auto ch = kv->changes(r);
+        CHECK_EQ(ch.size(), 2u);
+        for (auto const& c : ch) {
+            CHECK(c.kind == ChangeKind::Delete);
+            CHECK_EQ(c.revision, r + 1);
+        }
+        if (ch.size() == 2) {
+            CHECK_EQ(ch[0].key, std::string("/live/node/child"));
+            CHECK_EQ(ch[1].key, std::string("/live/node"));
+        }
+        CHECK_EQ(kv->reapExpiredLeases(), 0);  // nothing left: no lock, no revision
+        CHECK_EQ(kv->revision(), r + 1);
+    });
+}
+
+TEST_CASE("changes: the history of one key (and its subtree) among many") {
+    onEach([](KvPtr kv, std::string const&) {
+        // Over 4096 change rows: SQLite reads a prefix through the path index.
+        auto t = kv->transaction();
+        for (int i = 0; i < 5000; ++i) t.set("/h/k" + std::to_string(i), "v");
+        std::int64_t const r0 = t.commit();
+        kv->set("/h/k7", "a");
+        kv->set("/h/k70", "sibling");  // shares the byte prefix, not the path
+        kv->set("/h/k7/child", "c");
+        kv->set("/h/k8", "other");
+        kv->deleteKey("/h/k7");
+        auto mine = [&](std::int64_t since, std::string const& prefix, std::size_t limit) {
+            std::vector<std::string> out;
+            for (auto const& c : kv->changes(since, prefix, limit))
+                out.push_back(std::to_string(c.revision) + (c.kind == ChangeKind::Put ? "+" : "-") +
+                              c.key);
+            return out;
+        };
+        std::string const r = std::to_string(r0);
+        auto rv = [&](int d) { return std::to_string(r0 + d); };
+        CHECK(mine(0, "/h/k7", 0) ==
+              std::vector<std::string>({r + "+/h/k7", rv(1) + "+/h/k7", rv(3) + "+/h/k7/child",
+                                        rv(5) + "-/h/k7/child", rv(5) + "-/h/k7"}));
+        CHECK(mine(r0, "/h/k7", 0) ==
+              std::vector<std::string>({rv(1) + "+/h/k7", rv(3) + "+/h/k7/child",
+                                        rv(5) + "-/h/k7/child", rv(5) + "-/h/k7"}));
+        CHECK(mine(0, "/h/k7/child", 0) ==
+              std::vector<std::string>({rv(3) + "+/h/k7/child", rv(5) + "-/h/k7/child"}));
+        CHECK(mine(0, "/h/k70", 0) == std::vector<std::string>({r + "+/h/k70", rv(2) + "+/h/k70"}));
+        // limit never splits a revision.
+        CHECK(mine(0, "/h/k7", 3) ==
+              std::vector<std::string>({r + "+/h/k7", rv(1) + "+/h/k7", rv(3) + "+/h/k7/child"}));
+        CHECK(mine(0, "/h/k7", 4) ==
+              std::vector<std::string>({r + "+/h/k7", rv(1) + "+/h/k7", rv(3) + "+/h/k7/child",
+                                        rv(5) + "-/h/k7/child", rv(5) + "-/h/k7"}));
+        CHECK_EQ(kv->changes(0, "/h", 1).size(), 5001u);  // /h and its 5000 keys
+        CHECK_EQ(kv->changes(r0, "/h", 0).size(), 6u);
     });
 }
 
@@ -628,16 +707,14 @@ TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> re
 #endif
 }
 
-TEST_CASE("mysql: without the qcss_put procedure every write still works") {
+TEST_CASE("mysql: one-key writes, CAS and their change-log rows") {
 #ifdef QCSS_WITH_MYSQL
     if (!mysqlAvailable()) return;
     Store s = mysqlStore();
-    std::string const db = s.url.substr(s.url.rfind('/') + 1);
-    detail::mysqlServerExec(withDb(mysqlServer(), "mysql"), "DROP PROCEDURE " + db + ".qcss_put");
     {
         auto kv = open(s.url);
         CHECK_EQ(kv->create("/a", "1"), std::string("/a"));
-        CHECK_EQ(kv->set("/a", "2"), 2);        // the one-round-trip multi-statement
+        CHECK_EQ(kv->set("/a", "2"), 2);
         CHECK_EQ(kv->set("/a", "3", 2), 3);
         CHECK_THROWS(kv->set("/a", "4", 2), VersionMismatchError);
         CHECK_EQ(kv->set("/b/c", "x"), 1);      // absent: the general path

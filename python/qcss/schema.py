@@ -144,24 +144,17 @@ def latest_version(dialect: str) -> int:
 
 
 def split_statements(sql: str) -> list[str]:
-    """Statements of a schema file: they end with the terminator (';') at the
-    end of a line; ``DELIMITER xx`` lines switch the terminator, as in the
-    mysql client (for stored procedure bodies); comment lines (--) are dropped
-    outside procedure bodies."""
+    """Statements of a schema file: they end with ';' at the end of a line;
+    comment lines (--) and blank lines are dropped."""
     out: list[str] = []
     cur: list[str] = []
-    term = ";"
     for line in sql.splitlines():
         stripped = line.strip()
-        if not cur and stripped.upper().startswith("DELIMITER "):
-            term = stripped.split(None, 1)[1]
-            continue
-        if not stripped or (stripped.startswith("--") and term == ";"):
+        if not stripped or stripped.startswith("--"):
             continue
         cur.append(line)
-        if stripped.endswith(term):
-            stmt = "\n".join(cur).strip()
-            out.append(stmt[: -len(term)].strip())
+        if stripped.endswith(";"):
+            out.append("\n".join(cur).strip()[:-1].strip())
             cur = []
     if cur:
         out.append("\n".join(cur).strip())

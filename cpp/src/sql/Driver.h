@@ -103,6 +103,9 @@ struct Dialect {
     /// Upsert tail for "INSERT INTO qcss_kv (...) VALUES ..." writing full rows.
     std::string kvUpsertTail;
     std::size_t maxParams = 30000;   ///< bound parameters per statement
+    /// The planner weighs index ranges by their bound values (MySQL/MariaDB
+    /// "index dives"); false: the core picks the index itself (SQLite).
+    bool costBasedRanges = false;
 };
 
 /// A statement and its parameters, to run later.
@@ -164,19 +167,6 @@ public:
     virtual void execAndCommit(std::vector<Statement> const& stmts) {
         for (auto const& s : stmts) exec(s.sql, s.params);
         commit();
-    }
-    /// Optional one-round-trip write of one key without a lease: take the
-    /// revision lock; `create` false (set): overwrite the key if it exists
-    /// (with version `expectVersion` when >= 0); otherwise, or with `create`,
-    /// insert it if absent and its parent `parent` exists; log the Put and
-    /// commit. Returns the new version and sets `rev`; 0 when it changed
-    /// nothing (the core then runs the general path, which creates parents or
-    /// reports why); -1 when the driver has no such path.
-    virtual std::int64_t fastPut(std::string_view /*key*/, std::string_view /*parent*/,
-                                 int /*depth*/, std::string_view /*value*/, bool /*create*/,
-                                 std::int64_t /*expectVersion*/, std::string_view /*client*/,
-                                 std::int64_t& /*rev*/) {
-        return -1;
     }
     /// The last AUTO_INCREMENT / rowid generated on this connection.
     virtual std::int64_t lastInsertId() = 0;

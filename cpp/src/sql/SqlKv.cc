@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <random>
 #include <deque>
+#include <optional>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 #include <thread>
 
 #include "qcss/Key.h"
@@ -12,7 +15,6 @@
 namespace qcss::detail::sql {
 
 namespace {
-
 std::string const kEmpty;
 constexpr std::size_t kInChunk = 500;  // keys per "WHERE path IN (...)"
 
@@ -187,6 +189,7 @@ struct Ent {
     int depth = 0;
     std::int64_t version = 0, createRev = 0, modRev = 0, lease = 0;
     std::string const* value = nullptr;
+    bool inDb = false;  // the row was in the database when the batch read it
 };
 
 struct ChangeRow {
@@ -218,6 +221,7 @@ void absorbRows(B& b, std::vector<std::string> const& paths, std::size_t n, Rows
     for (auto& r : rows) {
         Ent& e = b.st[r[0].s];
         e.exists = true;
+        e.inDb = true;
         e.version = r[1].i;
         e.createRev = r[2].i;
         e.modRev = r[3].i;
@@ -233,62 +237,101 @@ void SqlKv::absorb(Batch& b, std::vector<std::string> const& paths, std::size_t 
 }
 
 void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
-    std::vector<std::string> need;
+    // Shallowest first: a key whose parent is known absent is absent too (every
+    // key's parent exists), so a subtree new to the database costs no reads.
+    std::vector<std::string const*> need;
+    need.reserve(paths.size());
     for (auto const& p : paths)
-        if (b.st.find(p) == b.st.end()) need.push_back(p);
-    std::sort(need.begin(), need.end());
-    need.erase(std::unique(need.begin(), need.end()), need.end());
-    for (std::size_t off = 0; off < need.size(); off += kInChunk) {
-        std::size_t const n = std::min(kInChunk, need.size() - off);
-        std::vector<Param> ps;
-        ps.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) ps.push_back(Param::blob(need[off + i]));
-        Rows rows = c.query("SELECT path, version, create_rev, mod_rev, lease_id, depth FROM qcss_kv "
-                            "WHERE path IN (" + placeholders(n) + ")", ps);
-        for (std::size_t i = 0; i < n; ++i) b.st.emplace(need[off + i], Ent{});
-        for (auto& r : rows) {
-            Ent& e = b.st[r[0].s];
-            e.exists = true;
-            e.version = r[1].i;
-            e.createRev = r[2].i;
-            e.modRev = r[3].i;
-            e.lease = r[4].i;
-            e.depth = static_cast<int>(r[5].i);
+        if (b.st.find(p) == b.st.end()) need.push_back(&p);
+    auto const byDepth = [](std::string const* x, std::string const* y) {
+        int const dx = keyDepth(*x), dy = keyDepth(*y);
+        return dx != dy ? dx < dy : *x < *y;
+    };
+    std::sort(need.begin(), need.end(), byDepth);
+    need.erase(std::unique(need.begin(), need.end(),
+                           [](std::string const* x, std::string const* y) { return *x == *y; }),
+               need.end());
+    std::size_t i = 0;
+    while (i < need.size()) {
+        int const depth = keyDepth(*need[i]);
+        std::vector<std::string const*> level;
+        for (; i < need.size() && keyDepth(*need[i]) == depth; ++i) {
+            std::string const& p = *need[i];
+            if (p != "/") {
+                auto const par = b.st.find(parentKey(p));
+                if (par != b.st.end() && !par->second.inDb) {
+                    b.st.emplace(p, Ent{});  // absent: its parent is not in the database
+                    continue;
+                }
+            }
+            level.push_back(need[i]);
+        }
+        for (std::size_t off = 0; off < level.size(); off += kInChunk) {
+            std::size_t const n = std::min(kInChunk, level.size() - off);
+            std::vector<Param> ps;
+            ps.reserve(n);
+            for (std::size_t j = 0; j < n; ++j) ps.push_back(Param::blob(*level[off + j]));
+            Rows rows = c.query("SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
+                                "qcss_kv WHERE path IN (" + placeholders(n) + ")",
+                                ps);
+            for (std::size_t j = 0; j < n; ++j) b.st.emplace(*level[off + j], Ent{});
+            for (auto& r : rows) {
+                Ent& e = b.st[r[0].s];
+                e.exists = true;
+                e.inDb = true;
+                e.version = r[1].i;
+                e.createRev = r[2].i;
+                e.modRev = r[3].i;
+                e.lease = r[4].i;
+                e.depth = static_cast<int>(r[5].i);
+            }
         }
     }
 }
 
 std::vector<std::string> SqlKv::prefetchPaths(std::vector<Op> const& ops) const {
-    // The keys named, and the ancestors of those written.
+    // The keys named, and the ancestors of those written; shallowest first.
     std::vector<std::string> paths;
+    std::unordered_set<std::string_view> seen;  // views into ops' keys
+    paths.reserve(ops.size() + 8);
+    seen.reserve(ops.size() * 2 + 8);
     for (auto const& op : ops) {
-        std::string const k = op.type == Op::Type::CreateUnique
-                                      ? op.key + std::string(kUniqueDigits, '0')
-                                      : op.key;
-        if (op.type != Op::Type::CreateUnique) paths.push_back(k);
-        if (op.type == Op::Type::Create || op.type == Op::Type::CreateUnique ||
-            op.type == Op::Type::Set) {
-            for (std::string p = k; p != "/";) {
+        if (op.type == Op::Type::CreateUnique) {
+            for (std::string p = op.key + std::string(kUniqueDigits, '0'); p != "/";) {
                 p = parentKey(p);
                 paths.push_back(p);
             }
+            continue;
+        }
+        std::string_view const k = op.key;
+        if (seen.insert(k).second) paths.emplace_back(k);
+        if (op.type == Op::Type::Create || op.type == Op::Type::Set) {
+            // Ancestors are prefixes of the key: stop at the first one seen.
+            for (std::size_t slash = k.rfind('/'); slash != std::string_view::npos && slash > 0;
+                 slash = k.rfind('/', slash - 1)) {
+                if (!seen.insert(k.substr(0, slash)).second) break;
+                paths.emplace_back(k.substr(0, slash));
+            }
         }
     }
-    std::sort(paths.begin(), paths.end());
+    std::sort(paths.begin(), paths.end(), [](std::string const& x, std::string const& y) {
+        int const dx = keyDepth(x), dy = keyDepth(y);
+        return dx != dy ? dx < dy : x < y;
+    });
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
     return paths;
 }
 
 CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op> const& ops,
-                             bool lenient) {
+                             bool lenient, std::vector<std::string> const* prefetched) {
     // 1. Load, with a few multi-row reads, every row the batch can look at:
     //    the keys named, their ancestors, the subtrees it deletes, its leases.
     //    (Rows already in b.st were loaded with the revision lock.)
-    std::vector<std::string> paths = prefetchPaths(ops);
+    std::vector<std::string> const paths = prefetched ? std::vector<std::string>() : prefetchPaths(ops);
     std::vector<std::int64_t> leaseIds;
     for (auto const& op : ops)
         if (op.lease != 0) leaseIds.push_back(op.lease);
-    loadRows(c, b, paths);
+    loadRows(c, b, prefetched ? *prefetched : paths);
     for (auto const& op : ops) {
         if (op.type != Op::Type::Delete) continue;
         auto const [lo, hi] = subtreeRange(op.key);
@@ -299,6 +342,7 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
         for (auto& r : rows) {
             Ent e;
             e.exists = true;
+            e.inDb = true;
             e.version = r[1].i;
             e.createRev = r[2].i;
             e.modRev = r[3].i;
@@ -350,7 +394,7 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
         for (auto it = anc.rbegin(); it != anc.rend(); ++it) {
             Ent& e = entry(*it);
             if (e.exists) continue;
-            e = Ent{true, false, keyDepth(*it), 1, rev, rev, 0, &kEmpty};
+            e = Ent{true, false, keyDepth(*it), 1, rev, rev, 0, &kEmpty, e.inDb};
             put(*it, e);
         }
     };
@@ -360,7 +404,7 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
         checkLease(op, k);
         makeParents(k);
         Ent& e2 = entry(k);  // (references into std::map stay valid; re-find for clarity)
-        e2 = Ent{true, false, keyDepth(k), 1, rev, rev, op.lease, &op.value};
+        e2 = Ent{true, false, keyDepth(k), 1, rev, rev, op.lease, &op.value, e2.inDb};
         put(k, e2);
         return 1;
     };
@@ -508,10 +552,13 @@ void SqlKv::buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out)
     // Keys written: multi-row upserts of their final state.
     {
         constexpr std::size_t kCols = 7;
-        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 1000);
-        std::vector<std::pair<std::string const*, Ent const*>> rows;
+        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 4000);
+        // Rows new to the database: plain INSERTs; rows it had: upserts.
+        std::vector<std::pair<std::string const*, Ent const*>> fresh, known;
         for (auto const& [k, e] : b.st)
-            if (e.exists && e.dirty) rows.emplace_back(&k, &e);
+            if (e.exists && e.dirty) (e.inDb ? known : fresh).emplace_back(&k, &e);
+        for (auto const* list : {&fresh, &known}) {
+        auto const& rows = *list;
         std::size_t i = 0;
         while (i < rows.size()) {
             std::vector<Param> ps;
@@ -534,15 +581,16 @@ void SqlKv::buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out)
                     "INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, "
                     "lease_id) VALUES ";
             for (std::size_t j = 0; j < n; ++j) sql += j == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
-            sql += _d.kvUpsertTail;
+            if (list == &known) sql += _d.kvUpsertTail;
             out.push_back(Statement{std::move(sql), std::move(ps)});
             i += n;
+        }
         }
     }
     // The change log: multi-row inserts, in order.
     {
         constexpr std::size_t kCols = 7;
-        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 1000);
+        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 4000);
         std::string const& client = _opts.clientId;
         std::size_t i = 0;
         while (i < b.changes.size()) {
@@ -592,19 +640,6 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return r;
         });
     }
-    if (ops.size() == 1 && ops[0].lease == 0 &&
-        (ops[0].type == Op::Type::Set || (ops[0].type == Op::Type::Create && ops[0].key != "/"))) {
-        // One key whose parent exists: one round trip where the driver can.
-        Op const& op = ops[0];
-        bool const create = op.type == Op::Type::Create;
-        std::string const parent = op.key == "/" ? std::string("/") : parentKey(op.key);
-        std::int64_t rev = 0;
-        std::int64_t const v = run(create ? "create" : "set", [&](Conn& c) {
-            return c.fastPut(op.key, parent, keyDepth(op.key), op.value, create, op.version,
-                             _opts.clientId, rev);
-        });
-        if (v > 0) return CommitResult{rev, {OpResult{op.key, v}}};
-    }
     // The first rows to read travel with the revision lock (one round trip on
     // MySQL); the writes and the COMMIT travel together (one round trip when
     // small enough).
@@ -614,29 +649,31 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
     for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(paths[i]));
     std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
                              "qcss_kv WHERE path IN (" + placeholders(n0) + ")";
-    return run("commit", [&](Conn& c) {
-        Batch b;
-        std::vector<Rows> rows;
-        std::int64_t rev = c.beginWriteWithQueries(
-                {Statement{sql0, ps0},
-                 Statement{"SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {}}},
-                rows);
-        if (!rows.at(1).empty()) {
-            // Expired leases: their keys go first, in a revision of their own
-            // (as the mem backend does before every writing batch).
-            std::vector<std::int64_t> ids;
-            for (auto& row : rows[1]) ids.push_back(row[0].i);
-            if (reapLeases(c, ids, rev)) {
-                ++rev;
-                c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(rev)});
+    while (true) {
+        std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
+            Batch b;
+            std::vector<Rows> rows;
+            std::int64_t const rev = c.beginWriteWithQueries(
+                    {Statement{sql0, ps0},
+                     Statement{"SELECT 1 FROM qcss_leases WHERE expires_at <= " + _d.nowExpr +
+                                       " LIMIT 1",
+                               {}}},
+                    rows);
+            if (!rows.at(1).empty()) {
+                // Expired leases: their keys go first, in a transaction and a
+                // revision of their own (as mem does before every writing
+                // batch), so that this batch failing does not undo the reap.
+                c.rollback();
+                return std::nullopt;
             }
-        } else {
-            absorb(b, paths, n0, rows[0]);  // else re-read after the reap
-        }
-        CommitResult r = applyOps(c, b, rev, ops, false);
-        c.execAndCommit(b.writes);
-        return r;
-    });
+            absorb(b, paths, n0, rows[0]);
+            CommitResult res = applyOps(c, b, rev, ops, false, &paths);
+            c.execAndCommit(b.writes);
+            return res;
+        });
+        if (r) return std::move(*r);
+        run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
+    }
 }
 
 // ---- reads --------------------------------------------------------------------
@@ -796,17 +833,47 @@ std::vector<Change> SqlKv::changes(std::int64_t sinceRevision, std::string const
     bool const all = prefix == "/";
     std::string const cols =
             "c.revision, c.seq, c.kind, c.path, c.value, c.version, c.ts, c.client";
-    std::string const cond = all ? "" : " AND (c.path = ? OR (c.path >= ? AND c.path < ?))";
     return run("changes", [&](Conn& c) {
-        std::vector<Param> ps{Param::integer(sinceRevision)};
-        if (!all) {
-            ps.push_back(Param::blob(prefix));
-            ps.push_back(Param::blob(lo));
-            ps.push_back(Param::blob(hi));
+        // A prefix is read through the (path, revision) index when its
+        // history is the smaller set: the key's own changes (path = p) and its
+        // subtree's (path in [p/, p0)), each an index range, revision > since.
+        // When few changes follow `since` (a watcher catching up) the
+        // (revision, seq) range is smaller. MySQL's planner weighs the two by
+        // their bounds; for SQLite the core probes how many changes follow
+        // `since` (at most kProbe index entries) and picks the index.
+        constexpr int kProbe = 4096;
+        bool byPath = false;
+        std::string pc = "c.path";
+        if (!all && !_d.costBasedRanges) {
+            Rows n = c.query("SELECT COUNT(*) FROM (SELECT 1 FROM qcss_changes WHERE revision > ? "
+                             "ORDER BY revision LIMIT " + std::to_string(kProbe) + ") t",
+                             {Param::integer(sinceRevision)});
+            byPath = !n.empty() && n[0][0].i >= kProbe;
+            pc = "+c.path";  // "+": keeps SQLite off the path index
         }
-        std::string sql = "SELECT m.compacted_revision, " + cols +
-                          " FROM qcss_meta m LEFT JOIN qcss_changes c ON c.revision > ?" + cond +
-                          " WHERE m.id = 1 ORDER BY c.revision, c.seq";
+        std::string const cond =
+                all ? "" : " AND (" + pc + " = ? OR (" + pc + " >= ? AND " + pc + " < ?))";
+        std::vector<Param> ps;
+        std::string sql;
+        if (byPath) {
+            ps = {Param::blob(prefix), Param::integer(sinceRevision), Param::blob(lo),
+                  Param::blob(hi), Param::integer(sinceRevision)};
+            std::string const cc = "revision, seq, kind, path, value, version, ts, client";
+            sql = "SELECT m.compacted_revision, " + cols + " FROM qcss_meta m LEFT JOIN (SELECT " +
+                  cc + " FROM qcss_changes WHERE path = ? AND revision > ? UNION ALL SELECT " +
+                  cc + " FROM qcss_changes WHERE path >= ? AND path < ? AND revision > ?) c "
+                  "ON 1 = 1 WHERE m.id = 1 ORDER BY c.revision, c.seq";
+        } else {
+            ps = {Param::integer(sinceRevision)};
+            if (!all) {
+                ps.push_back(Param::blob(prefix));
+                ps.push_back(Param::blob(lo));
+                ps.push_back(Param::blob(hi));
+            }
+            sql = "SELECT m.compacted_revision, " + cols +
+                  " FROM qcss_meta m LEFT JOIN qcss_changes c ON c.revision > ?" + cond +
+                  " WHERE m.id = 1 ORDER BY c.revision, c.seq";
+        }
         if (limit > 0) sql += " LIMIT " + std::to_string(limit);
         Rows rows = c.query(sql, ps);
         if (rows.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
@@ -940,18 +1007,23 @@ void SqlKv::leaseRevoke(std::int64_t leaseId) {
     });
 }
 
+std::int64_t SqlKv::reapExpired(Conn& c) {
+    // A cheap indexed read first: the writers' lock only when a lease expired.
+    Rows pre = c.query("SELECT MIN(expires_at) <= " + _d.nowExpr + " FROM qcss_leases", {});
+    if (pre.empty() || pre[0].empty() || pre[0][0].null || pre[0][0].i == 0) return 0;
+    std::int64_t const cur = c.beginWriteNoBump();
+    Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
+    std::vector<std::int64_t> ids;
+    for (auto& r : rows) ids.push_back(r[0].i);
+    if (!ids.empty() && reapLeases(c, ids, cur + 1))
+        c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
+    c.commit();
+    return static_cast<std::int64_t>(ids.size());
+}
+
 std::int64_t SqlKv::reapExpiredLeases() {
     checkWritable("reap expired leases");
-    return run("reapExpiredLeases", [&](Conn& c) {
-        std::int64_t const cur = c.beginWriteNoBump();
-        Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
-        std::vector<std::int64_t> ids;
-        for (auto& r : rows) ids.push_back(r[0].i);
-        if (!ids.empty() && reapLeases(c, ids, cur + 1))
-            c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
-        c.commit();
-        return static_cast<std::int64_t>(ids.size());
-    });
+    return run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
 }
 
 std::vector<LeaseInfo> SqlKv::leases() {

@@ -91,11 +91,15 @@ private:
     struct Batch;
     void loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths);
     void absorb(Batch& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows);
+    /// `prefetched`: prefetchPaths(ops), when the caller computed it.
     CommitResult applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op> const& ops,
-                          bool lenient);
+                          bool lenient, std::vector<std::string> const* prefetched = nullptr);
     void buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out);
     std::vector<std::string> prefetchPaths(std::vector<Op> const& ops) const;
     bool reapLeases(Conn& c, std::vector<std::int64_t> const& leaseIds, std::int64_t rev);
+    /// Reap the expired leases in a transaction of its own; without taking the
+    /// writers' lock when none has expired. Returns the number reaped.
+    std::int64_t reapExpired(Conn& c);
     [[noreturn]] void translate(DbError const& e, char const* what) const;
 
     std::unique_ptr<Driver> _driver;
