@@ -12,42 +12,8 @@ command-line tools. Open a store with :func:`open`::
 
 from __future__ import annotations
 
-from qcss._qcss import (
-    DEFAULT_MAX_VALUE_SIZE,
-    LOCK_ROOT,
-    LOCK_TOKEN_ROOT,
-    MAX_KEY_LENGTH,
-    Change,
-    ChangeKind,
-    ChunkReplica,
-    CssAccess,
-    DbParams,
-    KeyStat,
-    KeyValue,
-    KvInterface,
-    Lease,
-    LeaseInfo,
-    Lock,
-    LockInfo,
-    MatchTableParams,
-    Mirror,
-    NodeParams,
-    PartTableParams,
-    ScanTableParams,
-    Snapshot,
-    StripingParams,
-    TableParams,
-    Transaction,
-    Watcher,
-    __version__,
-    defaultUrl,
-    keyProblem,
-    lockDir,
-    maskUrl,
-    open,
-    tokenKey,
-    validateKey,
-)
+from typing import TYPE_CHECKING, Any
+
 from qcss.errors import (
     AuthError,
     BadDumpError,
@@ -73,6 +39,97 @@ from qcss.errors import (
     ValueTooLargeError,
     VersionMismatchError,
 )
+
+if TYPE_CHECKING:
+    from qcss._qcss import (
+        DEFAULT_MAX_VALUE_SIZE,
+        LOCK_ROOT,
+        LOCK_TOKEN_ROOT,
+        MAX_KEY_LENGTH,
+        Change,
+        ChangeKind,
+        ChunkReplica,
+        CssAccess,
+        DbParams,
+        KeyStat,
+        KeyValue,
+        KvInterface,
+        Lease,
+        LeaseInfo,
+        Lock,
+        LockInfo,
+        MatchTableParams,
+        Mirror,
+        NodeParams,
+        PartTableParams,
+        ScanTableParams,
+        Snapshot,
+        StripingParams,
+        TableParams,
+        Transaction,
+        Watcher,
+        __version__,
+        defaultUrl,
+        keyProblem,
+        lockDir,
+        maskUrl,
+        open,
+        tokenKey,
+        validateKey,
+    )
+
+# The C++ core is loaded on first use of one of its names (PEP 562), so the pure
+# Python parts (qcss.errors, qcss.schema, `css-admin schema ...`) work where the
+# extension is not built: deploying the schema never needs the C++ library.
+_CORE_NAMES = frozenset(
+    {
+        "DEFAULT_MAX_VALUE_SIZE",
+        "LOCK_ROOT",
+        "LOCK_TOKEN_ROOT",
+        "MAX_KEY_LENGTH",
+        "Change",
+        "ChangeKind",
+        "ChunkReplica",
+        "CssAccess",
+        "DbParams",
+        "KeyStat",
+        "KeyValue",
+        "KvInterface",
+        "Lease",
+        "LeaseInfo",
+        "Lock",
+        "LockInfo",
+        "MatchTableParams",
+        "Mirror",
+        "NodeParams",
+        "PartTableParams",
+        "ScanTableParams",
+        "Snapshot",
+        "StripingParams",
+        "TableParams",
+        "Transaction",
+        "Watcher",
+        "__version__",
+        "defaultUrl",
+        "keyProblem",
+        "lockDir",
+        "maskUrl",
+        "open",
+        "tokenKey",
+        "validateKey",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CORE_NAMES:
+        from qcss import _qcss
+
+        value = getattr(_qcss, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'qcss' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MAX_VALUE_SIZE",
