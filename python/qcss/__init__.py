@@ -81,48 +81,10 @@ if TYPE_CHECKING:
 # The C++ core is loaded on first use of one of its names (PEP 562), so the pure
 # Python parts (qcss.errors, qcss.schema, `css-admin schema ...`) work where the
 # extension is not built: deploying the schema never needs the C++ library.
-_CORE_NAMES = frozenset(
-    {
-        "DEFAULT_MAX_VALUE_SIZE",
-        "LOCK_ROOT",
-        "LOCK_TOKEN_ROOT",
-        "MAX_KEY_LENGTH",
-        "Change",
-        "ChangeKind",
-        "ChunkReplica",
-        "CssAccess",
-        "DbParams",
-        "KeyStat",
-        "KeyValue",
-        "KvInterface",
-        "Lease",
-        "LeaseInfo",
-        "Lock",
-        "LockInfo",
-        "MatchTableParams",
-        "Mirror",
-        "NodeParams",
-        "PartTableParams",
-        "ScanTableParams",
-        "Snapshot",
-        "StripingParams",
-        "TableParams",
-        "Transaction",
-        "Watcher",
-        "__version__",
-        "defaultUrl",
-        "keyProblem",
-        "lockDir",
-        "maskUrl",
-        "open",
-        "tokenKey",
-        "validateKey",
-    }
-)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CORE_NAMES:
+    if name in __all__:  # a name of the C++ core (the errors are bound above)
         from qcss import _qcss
 
         value = getattr(_qcss, name)
