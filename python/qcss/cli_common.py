@@ -68,6 +68,11 @@ class Ctx:
         return self._kv
 
 
+def exit_code(cls: type[BaseException]) -> int:
+    """The exit code css-admin uses for errors of class `cls`."""
+    return next(code for c, code, _ in EXIT_CODES if issubclass(cls, c))
+
+
 def fail(exc: BaseException) -> NoReturn:
     for cls, code, _ in EXIT_CODES:
         if isinstance(exc, cls):

@@ -19,15 +19,7 @@ import click
 
 from qcss import errors
 from qcss import schema as schema_mod
-
-# The exit codes of css-admin (docs/cli.md) for the errors this group raises.
-_EXIT = [
-    (errors.AuthError, 10),
-    (errors.ConnError, 11),
-    (errors.SchemaError, 12),
-    (errors.ConfigError, 17),
-    (errors.CssError, 19),
-]
+from qcss.cli_common import exit_code, handled
 
 
 def default_url() -> str:
@@ -63,14 +55,6 @@ def _show(ctx: click.Context, st: schema_mod.SchemaStatus, verb: str) -> None:
         click.echo("pending: " + ", ".join(st.pending))
 
 
-def _fail(exc: errors.CssError) -> None:
-    for cls, code in _EXIT:
-        if isinstance(exc, cls):
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(code)
-    raise exc
-
-
 @click.group("schema")
 @click.option("--url", "own_url", default=None,
               help="Store URL (default: the main --url, $QCSS_URL, or the embedded SQLite file).")
@@ -85,25 +69,19 @@ def schema(ctx: click.Context, own_url: str | None) -> None:
 @click.pass_context
 def status_cmd(ctx: click.Context) -> None:
     """Show the installed and pending schema versions (exit 12 if not up to date)."""
-    try:
+    with handled():
         st = schema_mod.status(ctx.meta["qcss.schema.url"])
-    except errors.CssError as exc:
-        _fail(exc)
-        return
     _show(ctx, st, "")
     if not st.up_to_date:
-        sys.exit(12)
+        sys.exit(exit_code(errors.SchemaError))
 
 
 @schema.command("init")
 @click.pass_context
 def init_cmd(ctx: click.Context) -> None:
     """Install the schema in an empty database (no-op if already up to date)."""
-    try:
+    with handled():
         st = schema_mod.init(ctx.meta["qcss.schema.url"])
-    except errors.CssError as exc:
-        _fail(exc)
-        return
     _show(ctx, st, "initialised ")
 
 
@@ -111,9 +89,6 @@ def init_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def upgrade_cmd(ctx: click.Context) -> None:
     """Apply every pending schema file, in order, under an advisory lock."""
-    try:
+    with handled():
         st = schema_mod.upgrade(ctx.meta["qcss.schema.url"])
-    except errors.CssError as exc:
-        _fail(exc)
-        return
     _show(ctx, st, "upgraded ")
