@@ -172,6 +172,20 @@ for _cmd in (schema, watch, history, compact, *LOCK_COMMANDS, db, table, node, c
     cli.add_command(_cmd)
 
 
+def _same_help_options(cmd: click.Command) -> None:
+    """Every command of the tree takes -h/--help even when invoked on its own (click
+    caches a command's help option the first time it is built, so one invoked outside
+    the group would otherwise keep only --help, and its help would depend on who asked
+    first)."""
+    cmd.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _same_help_options(sub)
+
+
+_same_help_options(cli)
+
+
 def main() -> None:
     cli(prog_name="css-admin")
 
