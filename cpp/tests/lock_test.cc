@@ -10,24 +10,18 @@
 #include "qcss/Lease.h"
 #include "qcss/Lock.h"
 #include "qcss/Open.h"
+#include "stores.h"
 #include "testing.h"
 #ifdef QCSS_WITH_MYSQL
 #include "mysql/MysqlAdmin.h"
 #endif
 
 using namespace qcss;
+using namespace qcss::testing;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string randomName(std::string const& prefix) {
-    std::random_device rd;
-    std::mt19937_64 g(rd());
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(g() & 0xffffffffu));
-    return prefix + buf;
-}
 
 // One store per backend for the whole run: mem, a fresh SQLite file, a fresh
 // MariaDB database ($QCSS_TEST_MYSQL_URL's server, default root@127.0.0.1:3306;
@@ -35,25 +29,19 @@ std::string randomName(std::string const& prefix) {
 struct Stores {
     std::vector<std::string> urls{"mem://"};
     std::string sqlitePath;
-    std::string mysqlServer, mysqlDb;
+    std::string server, mysqlDb;
     Stores() {
 #ifdef QCSS_WITH_SQLITE
         sqlitePath = "/tmp/" + randomName("qcss_l_") + ".db";
         urls.push_back("sqlite://" + sqlitePath);
 #endif
 #ifdef QCSS_WITH_MYSQL
-        char const* env = std::getenv("QCSS_TEST_MYSQL_URL");
-        std::string base = env && *env ? env : "mysql://root@127.0.0.1:3306/mysql";
-        base = base.substr(0, base.find('/', base.find("://") + 3));
-        try {
+        if (mysqlAvailable()) {
             mysqlDb = randomName("qcss_l_");
-            detail::mysqlServerExec(base + "/mysql", "CREATE DATABASE " + mysqlDb);
-            detail::installMysqlSchema(base + "/" + mysqlDb);
-            mysqlServer = base;
-            urls.push_back(base + "/" + mysqlDb);
-        } catch (std::exception const& e) {
-            std::cerr << "MySQL not reachable: " << e.what() << "\n";
-            if (std::getenv("CI") != nullptr) ++testing::failures();
+            server = mysqlServer();
+            detail::mysqlServerExec(withDb(server, "mysql"), "CREATE DATABASE " + mysqlDb);
+            detail::installMysqlSchema(withDb(server, mysqlDb));
+            urls.push_back(withDb(server, mysqlDb));
         }
 #endif
     }
@@ -61,9 +49,9 @@ struct Stores {
         if (!sqlitePath.empty())
             for (char const* sfx : {"", "-wal", "-shm"}) std::remove((sqlitePath + sfx).c_str());
 #ifdef QCSS_WITH_MYSQL
-        if (!mysqlServer.empty()) {
+        if (!server.empty()) {
             try {
-                detail::mysqlServerExec(mysqlServer + "/mysql", "DROP DATABASE " + mysqlDb);
+                detail::mysqlServerExec(withDb(server, "mysql"), "DROP DATABASE " + mysqlDb);
             } catch (std::exception const&) {
             }
         }

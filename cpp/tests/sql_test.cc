@@ -15,6 +15,7 @@
 #include "qcss/Key.h"
 #include "qcss/KvInterface.h"
 #include "qcss/Open.h"
+#include "stores.h"
 #include "testing.h"
 #ifdef QCSS_WITH_MYSQL
 #include "mysql/MysqlAdmin.h"
@@ -22,61 +23,15 @@
 #endif
 
 using namespace qcss;
+using namespace qcss::testing;
 
 namespace {
-
-std::string randomName(std::string const& prefix) {
-    std::random_device rd;
-    std::mt19937_64 g(rd());
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(g() & 0xffffffffu));
-    return prefix + buf;
-}
 
 struct Store {
     std::string url;
     std::function<void()> cleanup;
 };
 
-std::string mysqlServer() {
-    char const* env = std::getenv("QCSS_TEST_MYSQL_URL");
-    std::string u = env && *env ? env : "mysql://root@127.0.0.1:3306/test";
-    // Keep the server part; the database is replaced by a fresh one.
-    std::size_t const q = u.find('?');
-    std::string const query = q == std::string::npos ? "" : u.substr(q);
-    std::string base = q == std::string::npos ? u : u.substr(0, q);
-    std::size_t const slash = base.find('/', base.find("://") + 3);
-    if (slash != std::string::npos) base = base.substr(0, slash);
-    return base + "/%DB%" + query;
-}
-
-std::string withDb(std::string const& server, std::string const& db) {
-    std::string u = server;
-    u.replace(u.find("%DB%"), 4, db);
-    return u;
-}
-
-bool mysqlAvailable() {
-#ifdef QCSS_WITH_MYSQL
-    static int state = -1;
-    if (state < 0) {
-        try {
-            detail::mysqlServerExec(withDb(mysqlServer(), "mysql"), "SELECT 1");
-            state = 1;
-        } catch (std::exception const& e) {
-            std::cerr << "MySQL not reachable: " << e.what() << "\n";
-            state = 0;
-            if (std::getenv("CI") != nullptr) {
-                std::cerr << "CI is set: a MySQL test that cannot reach a server fails\n";
-                ++testing::failures();
-            }
-        }
-    }
-    return state == 1;
-#else
-    return false;
-#endif
-}
 
 Store sqliteStore() {
     std::string const path = "/tmp/" + randomName("qcss_sqlite_test_") + ".db";
