@@ -487,33 +487,43 @@ public:
         return rows;
     }
 
-    std::int64_t beginWriteWithQueries(std::vector<sql::Statement> const& qs,
-                                       std::vector<Rows>& out) override {
-        std::size_t bytes = 0;
-        for (auto const& q : qs) bytes += q.sql.size() + inlineSize(q.params);
-        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(qs, out);
-        std::string text =
-                "START TRANSACTION; "
-                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1";
-        for (auto const& q : qs) {
-            text += "; ";
-            inlineInto(text, q.sql, q.params);
-        }
+    static std::string bumpSql(std::string const& cond) {
+        return "UPDATE qcss_meta SET revision = LAST_INSERT_ID(" + sql::bumpExpr(cond) +
+               ") WHERE id = 1";
+    }
+
+    /// Send the multi-statement `text`, whose statement number `bumpAt` is
+    /// the conditional revision bump, and consume every result (the rows of
+    /// queries into `out` when given). Returns the new revision. `commits`:
+    /// the text ends with COMMIT, so a lost connection leaves it unknown.
+    std::int64_t multiWrite(std::string const& text, int bumpAt, std::vector<Rows>* out,
+                            bool commits) {
         _inTxn = true;
         ++sql::roundTrips;
-        injectFailure(sql::failNextBegins);
-        if (mysql_real_query(_my, text.data(), text.size()) != 0) failConn();
+        if (commits) injectCommitFailure();
+        else injectFailure(sql::failNextBegins);
         std::int64_t rev = 0;
         int idx = 0;
+        auto failAt = [&]() {
+            unsigned const code = mysql_errno(_my);
+            if (idx == bumpAt && code == ER_BAD_NULL_ERROR)
+                throw DbError(ErrKind::Precondition, static_cast<int>(code), mysql_error(_my));
+            if (commits && classify(code) == ErrKind::Lost) {
+                _broken = true;
+                throw DbError(ErrKind::CommitUnknown, static_cast<int>(code), mysql_error(_my));
+            }
+            failConn();
+        };
+        if (mysql_real_query(_my, text.data(), text.size()) != 0) failAt();
         while (true) {
             MYSQL_RES* res = mysql_store_result(_my);
             if (res != nullptr) {
-                out.push_back(textRows(res));
+                if (out != nullptr) out->push_back(textRows(res));
                 mysql_free_result(res);
             } else if (mysql_field_count(_my) != 0) {
-                failConn();
+                failAt();
             }
-            if (idx == 1) {
+            if (idx == bumpAt) {
                 if (mysql_affected_rows(_my) != 1)
                     throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
                 rev = static_cast<std::int64_t>(mysql_insert_id(_my));
@@ -521,10 +531,41 @@ public:
             ++idx;
             int const st = mysql_next_result(_my);
             if (st == -1) break;
-            if (st > 0) failConn();
+            if (st > 0) failAt();
         }
+        if (commits) _inTxn = false;
+        return rev;
+    }
+
+    std::int64_t beginWriteWithQueries(std::string const& cond,
+                                       std::vector<sql::Statement> const& qs,
+                                       std::vector<Rows>& out) override {
+        std::size_t bytes = 0;
+        for (auto const& q : qs) bytes += q.sql.size() + inlineSize(q.params);
+        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(cond, qs, out);
+        std::string text = "START TRANSACTION; " + bumpSql(cond);
+        for (auto const& q : qs) {
+            text += "; ";
+            inlineInto(text, q.sql, q.params);
+        }
+        std::int64_t const rev = multiWrite(text, 1, &out, false);
         if (out.size() != qs.size()) throw DbError(ErrKind::Other, 0, "missing query results");
         return rev;
+    }
+
+    std::int64_t writeIf(std::string const& cond,
+                         std::vector<sql::Statement> const& stmts) override {
+        std::size_t bytes = 0;
+        for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params) + 2;
+        if (bytes > kPipelineBytes) return sql::Conn::writeIf(cond, stmts);
+        std::string text = "START TRANSACTION; " + bumpSql(cond);
+        text.reserve(bytes + text.size() + 16);
+        for (auto const& st : stmts) {
+            text += "; ";
+            inlineInto(text, st.sql, st.params);
+        }
+        text += "; COMMIT";
+        return multiWrite(text, 1, nullptr, true);
     }
 
     void execAndCommit(std::vector<sql::Statement> const& stmts) override {
@@ -577,13 +618,8 @@ public:
         _inTxn = false;
     }
 
-    std::int64_t beginWrite() override {
-        _inTxn = true;
-        std::int64_t const rev = textQuery(
-                "START TRANSACTION; "
-                "UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1) WHERE id = 1");
-        if (_affected != 1) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
-        return rev;
+    std::int64_t beginWrite(std::string const& cond) override {
+        return multiWrite("START TRANSACTION; " + bumpSql(cond), 1, nullptr, false);
     }
     std::int64_t beginWriteNoBump() override {
         _inTxn = true;
@@ -638,6 +674,7 @@ public:
     explicit MysqlDriver(Settings s) : _s(std::move(s)) {
         _d.name = "mysql";
         _d.nowExpr = "UNIX_TIMESTAMP(NOW(6))";
+        _d.leastFn = "LEAST";
         _d.kvUpsertTail =
                 " ON DUPLICATE KEY UPDATE depth = VALUES(depth), value = VALUES(value), "
                 "version = VALUES(version), create_rev = VALUES(create_rev), "

@@ -42,6 +42,7 @@ enum class ErrKind {
     TooLarge,       ///< packet / value too large for the server
     NoSchema,       ///< table or database missing
     CommitUnknown,  ///< connection lost while a COMMIT was in flight
+    Precondition,   ///< the condition of a conditional revision bump was false
 };
 
 class DbError : public std::runtime_error {
@@ -100,6 +101,7 @@ using Rows = std::vector<Row>;
 struct Dialect {
     std::string name;                ///< "sqlite" or "mysql"
     std::string nowExpr;             ///< server clock, seconds since the epoch (DOUBLE)
+    std::string leastFn;             ///< the smaller of two values: LEAST (MySQL), MIN (SQLite)
     /// Upsert tail for "INSERT INTO qcss_kv (...) VALUES ..." writing full rows.
     std::string kvUpsertTail;
     std::size_t maxParams = 30000;   ///< bound parameters per statement
@@ -140,7 +142,10 @@ public:
     /// Start a read-write transaction that serialises on the revision lock and
     /// returns the new (not yet committed) revision: the store's revision + 1.
     /// Every writer takes it first, so revisions are assigned in commit order.
-    virtual std::int64_t beginWrite() = 0;
+    /// The bump is conditional: `cond` is an SQL condition over the columns of
+    /// qcss_meta (see bumpSql); when it is false nothing is bumped and
+    /// DbError(Precondition) is thrown, the transaction left for rollback().
+    virtual std::int64_t beginWrite(std::string const& cond) = 0;
     /// Start a read-write transaction without taking a new revision but
     /// holding the writers' lock; returns the current revision.
     virtual std::int64_t beginWriteNoBump() = 0;
@@ -152,13 +157,23 @@ public:
     virtual void endRead() { commit(); }
     /// Roll back; never throws (a broken connection is marked broken).
     virtual void rollback() noexcept = 0;
-    /// beginWrite() and then the queries `qs` (their rows in `out`, in
+    /// beginWrite(cond) and then the queries `qs` (their rows in `out`, in
     /// order), in one round trip if the driver can (MySQL sends all of them
     /// as one multi-statement).
-    virtual std::int64_t beginWriteWithQueries(std::vector<Statement> const& qs,
+    virtual std::int64_t beginWriteWithQueries(std::string const& cond,
+                                               std::vector<Statement> const& qs,
                                                std::vector<Rows>& out) {
-        std::int64_t const rev = beginWrite();
+        std::int64_t const rev = beginWrite(cond);
         for (auto const& q : qs) out.push_back(query(q.sql, q.params));
+        return rev;
+    }
+    /// beginWrite(cond), `stmts`, COMMIT: a whole write whose statements were
+    /// computed before the transaction began (the caller knows the rows it
+    /// touches, and `cond` checks that the store is still as it knew it), in
+    /// one round trip if the driver can. Returns the new revision.
+    virtual std::int64_t writeIf(std::string const& cond, std::vector<Statement> const& stmts) {
+        std::int64_t const rev = beginWrite(cond);
+        execAndCommit(stmts);
         return rev;
     }
     /// Run `stmts` then COMMIT, in as few round trips as the driver can. A
@@ -174,6 +189,13 @@ public:
     /// False once a lost-connection error was seen: the pool drops it.
     virtual bool usable() const noexcept = 0;
 };
+
+/// The conditional revision bump shared by the drivers: the new revision is
+/// revision + 1 if `cond` holds, else NULL, which the NOT NULL column rejects
+/// (MySQL in strict mode: error 1048; SQLite: a NOT NULL constraint error).
+inline std::string bumpExpr(std::string const& cond) {
+    return "CASE WHEN " + cond + " THEN revision + 1 END";
+}
 
 /// Creates connections; one per store.
 class Driver {

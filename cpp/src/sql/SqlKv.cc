@@ -127,6 +127,7 @@ void SqlKv::translate(DbError const& e, char const* what) const {
         case ErrKind::NoSchema:
             throw SchemaError(msg + " -- is the qcss schema installed? run: css-admin schema init");
         case ErrKind::Duplicate:
+        case ErrKind::Precondition:
         case ErrKind::Other: break;
     }
     throw CssError(msg);
@@ -640,6 +641,7 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return r;
         });
     }
+    if (std::optional<CommitResult> r = commitCached(ops)) return std::move(*r);
     // The first rows to read travel with the revision lock (one round trip on
     // MySQL); the writes and the COMMIT travel together (one round trip when
     // small enough).
@@ -653,22 +655,26 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
         std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
             Batch b;
             std::vector<Rows> rows;
-            std::int64_t const rev = c.beginWriteWithQueries(
-                    {Statement{sql0, ps0},
-                     Statement{"SELECT 1 FROM qcss_leases WHERE expires_at <= " + _d.nowExpr +
-                                       " LIMIT 1",
-                               {}}},
-                    rows);
-            if (!rows.at(1).empty()) {
-                // Expired leases: their keys go first, in a transaction and a
-                // revision of their own (as mem does before every writing
+            std::int64_t rev = 0;
+            try {
+                rev = c.beginWriteWithQueries(leaseCond(), {Statement{sql0, ps0}}, rows);
+            } catch (DbError const& e) {
+                if (e.kind() != ErrKind::Precondition) throw;
+                // A lease may have expired: its keys go first, in a transaction
+                // and a revision of their own (as mem does before every writing
                 // batch), so that this batch failing does not undo the reap.
                 c.rollback();
                 return std::nullopt;
             }
             absorb(b, paths, n0, rows[0]);
             CommitResult res = applyOps(c, b, rev, ops, false, &paths);
-            c.execAndCommit(b.writes);
+            try {
+                c.execAndCommit(b.writes);
+            } catch (DbError const& e) {
+                if (e.kind() == ErrKind::CommitUnknown) forget();
+                throw;
+            }
+            remember(b, rev);
             return res;
         });
         if (r) return std::move(*r);
@@ -676,7 +682,104 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
     }
 }
 
-// ---- reads --------------------------------------------------------------------
+// ---- the row cache: writes in one round trip ----------------------------------
+//
+// After each write the core remembers the rows it read and wrote, as they are
+// at the new revision R. While the store's revision is still R nothing in it
+// has changed, so a batch touching only remembered rows is evaluated on them
+// (the same applyOps, no reads) and sent with its writes and COMMIT in one
+// round trip, the revision bump conditional on "revision = R" (and on no lease
+// having expired). If another writer got in first, the bump fails before
+// anything is written; the batch is rolled back and takes the general path.
+
+namespace {
+constexpr std::size_t kCacheMax = 4096;  // rows remembered
+constexpr int kMaxSkip = 64;             // batches not tried after misses
+}  // namespace
+
+std::string SqlKv::leaseCond() const { return "lease_deadline > " + _d.nowExpr; }
+
+void SqlKv::forget() {
+    std::lock_guard<std::mutex> lk(_cacheMu);
+    _cache.clear();
+    _cacheRev = -1;
+}
+
+void SqlKv::remember(Batch const& b, std::int64_t rev) {
+    std::lock_guard<std::mutex> lk(_cacheMu);
+    if (rev <= _cacheRev) return;  // a later write was remembered first
+    if (rev != _cacheRev + 1 || _cache.size() + b.st.size() > kCacheMax) _cache.clear();
+    _cacheRev = rev;
+    if (b.st.size() > kCacheMax) return;
+    for (auto const& [k, e] : b.st)
+        _cache[k] = CachedRow{e.exists, e.depth, e.version, e.createRev, e.modRev, e.lease};
+}
+
+std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops) {
+    for (auto const& op : ops) {
+        // Rows a batch finds by a range read (subtrees, unique suffixes) and
+        // leases to check are not remembered.
+        if (op.lease != 0 || op.type == Op::Type::Delete || op.type == Op::Type::CreateUnique)
+            return std::nullopt;
+    }
+    std::vector<std::string> const paths = prefetchPaths(ops);
+    Batch b0;
+    std::int64_t base = 0;
+    {
+        std::lock_guard<std::mutex> lk(_cacheMu);
+        if (_skip > 0) {
+            --_skip;
+            return std::nullopt;
+        }
+        if (_cacheRev < 0) return std::nullopt;
+        for (auto const& p : paths) {
+            auto const it = _cache.find(p);
+            if (it == _cache.end()) return std::nullopt;
+            CachedRow const& cr = it->second;
+            Ent e;
+            e.exists = cr.exists;
+            e.inDb = cr.exists;
+            e.depth = cr.depth;
+            e.version = cr.version;
+            e.createRev = cr.createRev;
+            e.modRev = cr.modRev;
+            e.lease = cr.lease;
+            b0.st.emplace(p, e);
+        }
+        base = _cacheRev;
+    }
+    std::string const cond = "revision = " + std::to_string(base) + " AND " + leaseCond();
+    std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
+        Batch b;
+        b.st = b0.st;
+        CommitResult res;
+        try {
+            res = applyOps(c, b, base + 1, ops, false, &paths);  // reads nothing: all in b.st
+        } catch (CssError const&) {
+            return std::nullopt;  // decided on the store as it is now, below
+        }
+        try {
+            c.writeIf(cond, b.writes);
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::CommitUnknown) forget();
+            if (e.kind() != ErrKind::Precondition) throw;
+            c.rollback();
+            return std::nullopt;
+        }
+        remember(b, base + 1);
+        return res;
+    });
+    std::lock_guard<std::mutex> lk(_cacheMu);
+    if (r) {
+        _skipLen = 1;
+    } else {
+        _skip = _skipLen;
+        _skipLen = std::min(kMaxSkip, _skipLen * 2);
+    }
+    return r;
+}
+
+// ---- reads ----// ---- reads --------------------------------------------------------------------
 
 std::string SqlKv::get(std::string const& key) {
     validateKey(key);
@@ -951,18 +1054,19 @@ std::int64_t SqlKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
     checkWritable("grant a lease");
     if (ttlMs <= 0) throw ConfigError("lease TTL must be positive, got " + std::to_string(ttlMs));
     return run("leaseGrant", [&](Conn& c) {
-        try {
-            c.exec("INSERT INTO qcss_leases (ttl_ms, granted_at, expires_at, owner, purpose) "
-                   "VALUES (?, " + _d.nowExpr + ", " + _d.nowExpr + " + ? / 1000.0, ?, ?)",
-                   {Param::integer(ttlMs), Param::integer(ttlMs), Param::blob(_opts.clientId),
-                    Param::blob(purpose)});
-        } catch (DbError const& e) {
-            if (e.kind() == ErrKind::Lost)
-                throw CommitUnknownError(std::string("connection lost while granting a lease: ") +
-                                         e.what());
-            throw;
-        }
-        return c.lastInsertId();
+        // Under the writers' lock, so that a reap recomputing the deadline
+        // cannot miss this lease: lower the deadline, then add the lease.
+        c.beginWriteNoBump();
+        c.exec("UPDATE qcss_meta SET lease_deadline = " + _d.leastFn + "(lease_deadline, " +
+                       _d.nowExpr + " + ? / 1000.0) WHERE id = 1",
+               {Param::integer(ttlMs)});
+        c.exec("INSERT INTO qcss_leases (ttl_ms, granted_at, expires_at, owner, purpose) "
+               "VALUES (?, " + _d.nowExpr + ", " + _d.nowExpr + " + ? / 1000.0, ?, ?)",
+               {Param::integer(ttlMs), Param::integer(ttlMs), Param::blob(_opts.clientId),
+                Param::blob(purpose)});
+        std::int64_t const id = c.lastInsertId();
+        c.commit();
+        return id;
     });
 }
 
@@ -1008,22 +1112,30 @@ void SqlKv::leaseRevoke(std::int64_t leaseId) {
 }
 
 std::int64_t SqlKv::reapExpired(Conn& c) {
-    // A cheap indexed read first: the writers' lock only when a lease expired.
-    Rows pre = c.query("SELECT MIN(expires_at) <= " + _d.nowExpr + " FROM qcss_leases", {});
-    if (pre.empty() || pre[0].empty() || pre[0][0].null || pre[0][0].i == 0) return 0;
+    // With the writers' lock: reap the expired leases, then set the deadline
+    // to the earliest expiry left (grants lower it under the same lock).
     std::int64_t const cur = c.beginWriteNoBump();
     Rows rows = c.query("SELECT id FROM qcss_leases WHERE expires_at <= " + _d.nowExpr, {});
     std::vector<std::int64_t> ids;
     for (auto& r : rows) ids.push_back(r[0].i);
     if (!ids.empty() && reapLeases(c, ids, cur + 1))
         c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
+    c.exec("UPDATE qcss_meta SET lease_deadline = COALESCE((SELECT MIN(expires_at) FROM "
+           "qcss_leases), 1e300) WHERE id = 1",
+           {});
     c.commit();
     return static_cast<std::int64_t>(ids.size());
 }
 
 std::int64_t SqlKv::reapExpiredLeases() {
     checkWritable("reap expired leases");
-    return run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
+    return run("reapExpiredLeases", [&](Conn& c) {
+        // A point read first: the writers' lock only when the deadline passed.
+        Rows pre = c.query("SELECT lease_deadline <= " + _d.nowExpr + " FROM qcss_meta WHERE id = 1",
+                           {});
+        if (pre.empty() || pre[0].empty() || pre[0][0].i == 0) return std::int64_t{0};
+        return reapExpired(c);
+    });
 }
 
 std::vector<LeaseInfo> SqlKv::leases() {

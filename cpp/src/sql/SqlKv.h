@@ -15,7 +15,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/KvBase.h"
@@ -101,11 +103,31 @@ private:
     /// writers' lock when none has expired. Returns the number reaped.
     std::int64_t reapExpired(Conn& c);
     [[noreturn]] void translate(DbError const& e, char const* what) const;
+    /// The condition of every writing batch's revision bump: no lease expired.
+    std::string leaseCond() const;
+    /// Writes in one round trip from the row cache (SqlKv.cc); nullopt: not
+    /// possible (rows not remembered, or the store moved on).
+    std::optional<CommitResult> commitCached(std::vector<Op> const& ops);
+    /// Remember the rows of batch `b`, committed at revision `rev`.
+    void remember(Batch const& b, std::int64_t rev);
+    void forget();
 
     std::unique_ptr<Driver> _driver;
     Dialect _d;
     RetryPolicy _retry;
     Pool _pool;
+
+    /// The row cache: rows as they are at revision _cacheRev (-1: none).
+    struct CachedRow {
+        bool exists = false;
+        int depth = 0;
+        std::int64_t version = 0, createRev = 0, modRev = 0, lease = 0;
+    };
+    std::mutex _cacheMu;
+    std::unordered_map<std::string, CachedRow> _cache;
+    std::int64_t _cacheRev = -1;
+    int _skip = 0;     ///< batches to send the general way after a miss
+    int _skipLen = 1;  ///< the next _skip (doubles with each miss, up to a bound)
 };
 
 /// A driver-independent connection option: seconds from a URL parameter.

@@ -170,11 +170,18 @@ public:
         }
     }
 
-    std::int64_t beginWrite() override {
+    std::int64_t beginWrite(std::string const& cond) override {
         beginWriteNoBump();
-        Rows r = query("UPDATE qcss_meta SET revision = revision + 1 WHERE id = 1 "
-                       "RETURNING revision",
-                       {});
+        Rows r;
+        try {
+            r = query("UPDATE qcss_meta SET revision = " + sql::bumpExpr(cond) +
+                              " WHERE id = 1 RETURNING revision",
+                      {});
+        } catch (DbError const& e) {
+            if (e.code() == SQLITE_CONSTRAINT_NOTNULL)
+                throw DbError(ErrKind::Precondition, e.code(), e.what());
+            throw;
+        }
         if (r.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
         return r[0][0].i;
     }
@@ -215,6 +222,7 @@ public:
             : _path(std::move(path)), _readOnly(readOnly), _busyMs(busyMs), _sync(std::move(sync)) {
         _d.name = "sqlite";
         _d.nowExpr = "((julianday('now') - 2440587.5) * 86400.0)";
+        _d.leastFn = "MIN";
         _d.kvUpsertTail =
                 " ON CONFLICT(path) DO UPDATE SET depth = excluded.depth, value = excluded.value, "
                 "version = excluded.version, create_rev = excluded.create_rev, "
