@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 say() { printf '\n$ %s\n' "$*"; "$@"; }
-say css-admin schema init
+say css-admin schema upgrade   # installs a fresh store, or brings an older one up to date
 say css-admin import tests/fixtures/qserv/kvmap-2017.json --overwrite
 say css-admin db list
 say css-admin table list LSST

@@ -164,15 +164,17 @@ def test_missing_database_or_schema_is_schema_error(mysql_db: tuple[mysqld.Serve
         with pytest.raises(qcss.SchemaError, match="schema init"):
             qcss.open(server.url(name))
         st = qcss.schema.status(server.url(name))
-        assert (st.current, st.latest, st.pending) == (0, 1, ["0001_initial.sql"])
+        assert (st.current, st.latest) == (0, qcss.schema.latest_version("mysql"))
+        assert st.pending == [f.name for f in qcss.schema.files("mysql")]
         qcss.schema.init(server.url(name))
         qcss.open(server.url(name)).set("/ok", "1")
         # A newer schema than the library, and an interrupted upgrade.
         with conn.cursor() as cur:
-            cur.execute(f"UPDATE {name}.qcss_schema_version SET version = 99")
+            cur.execute(f"UPDATE {name}.qcss_schema_version SET version = version + 98")
         with pytest.raises(qcss.SchemaError, match="newer"):
             qcss.open(server.url(name))
         with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {name}.qcss_schema_version WHERE version > 99")
             cur.execute(f"UPDATE {name}.qcss_schema_version SET version = 1, dirty = 1")
         with pytest.raises(qcss.SchemaError, match="dirty"):
             qcss.open(server.url(name))
@@ -235,7 +237,7 @@ def test_password_from_environment_and_option_file(
         host, port = _hostport(server).split(":")
         via_file = f"mysql://{host}:{port}/{db}?read_default_file={cnf}&read_default_group=qcss"
         assert qcss.open(via_file).get("/env") == b"1"
-        assert qcss.schema.status(via_file).current == 1
+        assert qcss.schema.status(via_file).up_to_date
     finally:
         with conn.cursor() as cur:
             cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
@@ -255,7 +257,7 @@ def test_embedded_default_store_needs_no_setup(
     kv.create("/DBS/LSST", "READY")
     assert qcss.open(url, readOnly=True).get("/DBS/LSST") == b"READY"
     st = qcss.schema.status(url)
-    assert st.up_to_date and st.applied == ["0001_initial.sql"]
+    assert st.up_to_date and st.applied == [f.name for f in qcss.schema.files("sqlite")]
     mode = sqlite3.connect(tmp_path / "data" / "qcss" / "css.db").execute("PRAGMA journal_mode")
     assert mode.fetchone() == ("wal",)
 
@@ -266,10 +268,11 @@ def test_sqlite_schema_errors(tmp_path: Path) -> None:
         qcss.open(url, readOnly=True)  # no file, read-only: nothing to read
     qcss.open(url).set("/a", "1")
     db = sqlite3.connect(tmp_path / "s.db")
-    db.execute("UPDATE qcss_schema_version SET version = 7")
+    db.execute("UPDATE qcss_schema_version SET version = version + 98")
     db.commit()
     with pytest.raises(qcss.SchemaError, match="newer"):
         qcss.open(url)
+    db.execute("DELETE FROM qcss_schema_version WHERE version > 99")
     db.execute("UPDATE qcss_schema_version SET version = 1, dirty = 1")
     db.commit()
     with pytest.raises(qcss.SchemaError, match="dirty"):
@@ -295,7 +298,8 @@ def test_schema_cli(tmp_path: Path) -> None:
     assert "pending: 0001_initial.sql" in res.output
     res = runner.invoke(schema_group, ["--url", url, "init"])
     assert res.exit_code == 0, res.output
-    assert "schema version 1, latest 1" in res.output
+    latest = qcss.schema.latest_version("sqlite")
+    assert f"schema version {latest}, latest {latest}" in res.output
     res = runner.invoke(schema_group, ["--url", url, "upgrade"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(schema_group, ["--url", url, "status"])
@@ -307,9 +311,11 @@ def test_schema_cli(tmp_path: Path) -> None:
 def test_schema_files_are_found_and_split() -> None:
     for dialect in ("mysql", "sqlite"):
         fs = qcss.schema.files(dialect)
-        assert [f.version for f in fs] == [1]
-        stmts = qcss.schema.split_statements(fs[0].sql)
+        assert [f.version for f in fs] == list(range(1, len(fs) + 1))  # numbered, no gap
+        assert fs[0].name == "0001_initial.sql" and len(fs) >= 2
+        stmts = [s for f in fs for s in qcss.schema.split_statements(f.sql)]
         assert any(s.startswith("CREATE TABLE qcss_kv") for s in stmts)
+        assert any(s.startswith("ALTER TABLE qcss_meta ADD COLUMN lease_deadline") for s in stmts)
         assert all(";" not in s for s in stmts)
         assert not any("PROCEDURE" in s for s in stmts)
 
@@ -441,3 +447,84 @@ def test_reap_with_nothing_expired_does_not_wait_for_the_writers(
         holder.close()
         lease.revoke()
     assert not kv.exists("/other")
+
+
+# ---- upgrading a store made by an earlier qcss ---------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+def test_upgrade_from_schema_1_keeps_data_and_leases(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # A store exactly as qcss 0.1 left it: schema file 0001 only, a key, a
+    # live lease; then the library refuses it until `schema upgrade` runs.
+    first = qcss.schema.files(backend)[0]
+    assert first.version == 1 and qcss.schema.latest_version(backend) >= 2
+    now = time.time()
+    v1 = [
+        *qcss.schema.split_statements(first.sql),
+        qcss.schema.VERSION_TABLE[backend],
+        "INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
+        f"VALUES (1, 0, {now}, '{first.name}')",
+        "INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, lease_id) "
+        "VALUES (X'2f61', 1, X'78', 1, 1, 1, 0)",  # '/a' = 'x', as bytes
+        "INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client) "
+        f"VALUES (1, 1, 0, X'2f61', X'78', 1, {now}, X'7631')",
+        "UPDATE qcss_meta SET revision = 1 WHERE id = 1",
+        "INSERT INTO qcss_leases (id, ttl_ms, granted_at, expires_at, owner, purpose) "
+        f"VALUES (7, 3600000, {now}, {now + 3600}, X'7631', X'70')",
+    ]
+    if backend == "sqlite":
+        url = f"sqlite://{tmp_path}/v1.db"
+        db = sqlite3.connect(tmp_path / "v1.db")
+        for stmt in v1:
+            db.execute(stmt)
+        db.commit()
+        db.close()
+
+        def deadline() -> float:
+            with sqlite3.connect(tmp_path / "v1.db") as c:
+                return float(c.execute("SELECT lease_deadline FROM qcss_meta").fetchone()[0])
+
+        cleanup = None
+    else:
+        server, _ = request.getfixturevalue("mysql_db")
+        name = "qcss_t_" + secrets.token_hex(6)
+        url = server.url(name)
+        conn = server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+            cur.execute(f"USE {name}")
+            for stmt in v1:
+                cur.execute(stmt)
+        conn.commit()
+
+        def deadline() -> float:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT lease_deadline FROM {name}.qcss_meta")
+                return float(cur.fetchone()[0])
+
+        def cleanup() -> None:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.close()
+
+    try:
+        with pytest.raises(qcss.SchemaError, match="schema upgrade"):
+            qcss.open(url)
+        st = qcss.schema.status(url)
+        assert st.current == 1 and st.pending == [f.name for f in qcss.schema.files(backend)[1:]]
+        assert qcss.schema.upgrade(url).up_to_date
+        assert deadline() == pytest.approx(now + 3600)  # the live lease's expiry
+        kv = qcss.open(url)
+        assert kv.get("/a") == b"x" and kv.revision() == 1
+        assert [li.id for li in kv.leases()] == [7]
+        assert kv.set("/a", "y") == 2
+        assert kv.set("/a", "z", 2) == 3
+        assert [(c.revision, c.version) for c in kv.changes(0)] == [(1, 1), (2, 2), (3, 3)]
+        kv.leaseRevoke(7)
+        kv.reapExpiredLeases()
+        assert kv.leases() == []
+    finally:
+        if cleanup is not None:
+            cleanup()
