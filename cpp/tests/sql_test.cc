@@ -754,4 +754,40 @@ TEST_CASE("row cache: a repeated write is one round trip, and never hides anothe
     });
 }
 
+TEST_CASE("big batches read parents first: new subtrees, existing keys, top-level keys") {
+    onEach([](KvPtr kv, std::string const& url) {
+        auto bulk = [&](std::string const& prefix, int n, std::int64_t version) {
+            auto t = kv->transaction();
+            for (int i = 0; i < n; ++i) t.set(prefix + std::to_string(i), "v", version);
+            return t.commitWithResults();
+        };
+        // Top-level keys: no parent among the batch's rows (nothing read first).
+        auto r1 = bulk("/t", 100, -1);
+        CHECK_EQ(r1.results.size(), 100u);
+        CHECK_EQ(r1.results[99].version, 1);
+        CHECK_EQ(bulk("/t", 100, 1).results[42].version, 2);
+        CHECK_THROWS(bulk("/t", 100, 1), VersionMismatchError);
+        // A new subtree: its keys are known absent once their parent is.
+#ifdef QCSS_WITH_MYSQL
+        auto const rt0 = detail::sql::roundTrips.load();
+#endif
+        CHECK_EQ(bulk("/new/sub/k", 300, -1).results[299].version, 1);
+#ifdef QCSS_WITH_MYSQL
+        if (url.rfind("mysql:", 0) == 0) CHECK_EQ(detail::sql::roundTrips.load() - rt0, 2u);
+#endif
+        // Existing keys (read after their parent), mixed with new ones.
+        auto t = kv->transaction();
+        for (int i = 0; i < 300; ++i) t.set("/new/sub/k" + std::to_string(i), "w", 1);
+        t.create("/new/sub/extra", "x");
+        t.create("/new/other/y", "y");
+        auto r = t.commitWithResults();
+        CHECK_EQ(r.results[0].version, 2);
+        CHECK_EQ(r.results[300].version, 1);
+        CHECK_EQ(kv->getChildren("/new/sub").size(), 301u);
+        CHECK_EQ(kv->get("/new/sub/k7"), std::string("w"));
+        CHECK(kv->exists("/new/other"));
+        CHECK_EQ(kv->getStat("/t5").version, 2);
+    });
+}
+
 QCSS_TEST_MAIN()

@@ -17,6 +17,7 @@ namespace qcss::detail::sql {
 namespace {
 std::string const kEmpty;
 constexpr std::size_t kInChunk = 500;  // keys per "WHERE path IN (...)"
+constexpr std::size_t kReadAllAtOnce = 64;  // batch rows read with the revision lock
 
 std::string placeholders(std::size_t n) {
     std::string s;
@@ -641,14 +642,27 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return r;
         });
     }
-    if (std::optional<CommitResult> r = commitCached(ops)) return std::move(*r);
+    std::vector<std::string> const paths = prefetchPaths(ops);
+    if (std::optional<CommitResult> r = commitCached(ops, paths)) return std::move(*r);
     // The first rows to read travel with the revision lock (one round trip on
     // MySQL); the writes and the COMMIT travel together (one round trip when
     // small enough).
-    std::vector<std::string> const paths = prefetchPaths(ops);
-    std::size_t const n0 = std::min<std::size_t>(4000, paths.size());
+    // A big batch reads only the parents first: the keys under a parent found
+    // absent are then known absent without a read (a bulk create of a new
+    // subtree reads a handful of rows, not one per key); the rest are read by
+    // applyOps. A small one reads everything it names at once.
+    std::vector<std::string> firstPaths;
+    if (paths.size() > kReadAllAtOnce) {
+        std::unordered_set<std::string_view> parents;
+        for (auto const& p : paths)
+            if (p != "/") parents.insert(std::string_view(p).substr(0, std::max<std::size_t>(1, p.rfind('/'))));
+        for (auto const& p : paths)
+            if (parents.count(p) != 0) firstPaths.push_back(p);
+    }
+    std::vector<std::string> const& first = paths.size() > kReadAllAtOnce ? firstPaths : paths;
+    std::size_t const n0 = std::min<std::size_t>(4000, first.size());
     std::vector<Param> ps0;
-    for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(paths[i]));
+    for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(first[i]));
     std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
                              "qcss_kv WHERE path IN (" + placeholders(n0) + ")";
     while (true) {
@@ -657,7 +671,9 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             std::vector<Rows> rows;
             std::int64_t rev = 0;
             try {
-                rev = c.beginWriteWithQueries(leaseCond(), {Statement{sql0, ps0}}, rows);
+                std::vector<Statement> qs;
+                if (n0 > 0) qs.push_back(Statement{sql0, ps0});
+                rev = c.beginWriteWithQueries(leaseCond(), qs, rows);
             } catch (DbError const& e) {
                 if (e.kind() != ErrKind::Precondition) throw;
                 // A lease may have expired: its keys go first, in a transaction
@@ -666,7 +682,7 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
                 c.rollback();
                 return std::nullopt;
             }
-            absorb(b, paths, n0, rows[0]);
+            if (n0 > 0) absorb(b, first, n0, rows.at(0));
             CommitResult res = applyOps(c, b, rev, ops, false, &paths);
             try {
                 c.execAndCommit(b.writes);
@@ -694,6 +710,7 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
 
 namespace {
 constexpr std::size_t kCacheMax = 4096;  // rows remembered
+constexpr std::size_t kCacheBatch = 256; // rows of a batch, at most, to remember
 constexpr int kMaxSkip = 64;             // batches not tried after misses
 }  // namespace
 
@@ -710,19 +727,23 @@ void SqlKv::remember(Batch const& b, std::int64_t rev) {
     if (rev <= _cacheRev) return;  // a later write was remembered first
     if (rev != _cacheRev + 1 || _cache.size() + b.st.size() > kCacheMax) _cache.clear();
     _cacheRev = rev;
-    if (b.st.size() > kCacheMax) return;
+    if (b.st.size() > kCacheBatch) {
+        _cache.clear();  // a bulk write: too many rows to copy, and the cache
+        return;          // may hold stale copies of some of them: start afresh
+    }
     for (auto const& [k, e] : b.st)
         _cache[k] = CachedRow{e.exists, e.depth, e.version, e.createRev, e.modRev, e.lease};
 }
 
-std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops) {
+std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
+                                                std::vector<std::string> const& paths) {
+    if (paths.size() > kCacheBatch) return std::nullopt;
     for (auto const& op : ops) {
         // Rows a batch finds by a range read (subtrees, unique suffixes) and
         // leases to check are not remembered.
         if (op.lease != 0 || op.type == Op::Type::Delete || op.type == Op::Type::CreateUnique)
             return std::nullopt;
     }
-    std::vector<std::string> const paths = prefetchPaths(ops);
     Batch b0;
     std::int64_t base = 0;
     {

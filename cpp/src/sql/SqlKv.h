@@ -107,7 +107,8 @@ private:
     std::string leaseCond() const;
     /// Writes in one round trip from the row cache (SqlKv.cc); nullopt: not
     /// possible (rows not remembered, or the store moved on).
-    std::optional<CommitResult> commitCached(std::vector<Op> const& ops);
+    std::optional<CommitResult> commitCached(std::vector<Op> const& ops,
+                                             std::vector<std::string> const& paths);
     /// Remember the rows of batch `b`, committed at revision `rev`.
     void remember(Batch const& b, std::int64_t rev);
     void forget();
