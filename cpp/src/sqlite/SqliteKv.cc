@@ -10,7 +10,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "core/Backends.h"
 #include "core/Url.h"
@@ -64,7 +66,8 @@ public:
         }
         sqlite3_extended_result_codes(_db, 1);
         sqlite3_busy_timeout(_db, busyMs);
-        if (!readOnly) execDirect("PRAGMA journal_mode=WAL");
+        if (!readOnly && query("PRAGMA journal_mode", {}).at(0).at(0).s != "wal")
+            execDirect("PRAGMA journal_mode=WAL");
         execDirect("PRAGMA synchronous=" + sync);
     }
     ~SqliteConn() override {
@@ -313,10 +316,19 @@ KvPtr openSqlite(Url const& url, std::string const& raw, bool readOnly) {
     if (!opts.readOnly) makeDirs(path);
     auto driver = std::make_unique<SqliteDriver>(path, opts.readOnly, busyMs, sync);
     std::unique_ptr<sql::Conn> first;
-    try {
-        first = driver->connect();
-    } catch (DbError const& e) {
-        throw ConnError(std::string(e.what()) + " [" + opts.url + "]");
+    for (auto const start = std::chrono::steady_clock::now();;) {
+        try {
+            first = driver->connect();
+            break;
+        } catch (DbError const& e) {
+            // Busy past busy_timeout (SQLite returns some WAL busy states
+            // without waiting): retried until retry_timeout, as every call is.
+            bool const again = e.kind() == ErrKind::Busy &&
+                               std::chrono::steady_clock::now() - start <
+                                       std::chrono::duration<double>(retry.deadlineSec);
+            if (!again) throw ConnError(std::string(e.what()) + " [" + opts.url + "]");
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
     }
     // Install or check the schema.
     {
