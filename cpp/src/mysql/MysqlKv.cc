@@ -622,11 +622,12 @@ public:
         return multiWrite("START TRANSACTION; " + bumpSql(cond), 1, nullptr, false);
     }
     std::int64_t beginWriteNoBump() override {
-        _inTxn = true;
-        textQuery("START TRANSACTION");
-        Rows r = query("SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE", {});
-        if (r.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
-        return r[0][0].i;
+        std::vector<Rows> out;
+        multiWrite("START TRANSACTION; SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE", -1,
+                   &out, false);
+        if (out.size() != 1 || out[0].empty())
+            throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
+        return out[0][0][0].i;
     }
     void beginRead() override {
         _inTxn = true;
