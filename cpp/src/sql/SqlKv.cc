@@ -744,6 +744,9 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
         if (op.lease != 0 || op.type == Op::Type::Delete || op.type == Op::Type::CreateUnique)
             return std::nullopt;
     }
+    std::unordered_set<std::string_view> creates;
+    for (auto const& op : ops)
+        if (op.type == Op::Type::Create) creates.insert(op.key);
     Batch b0;
     std::int64_t base = 0;
     {
@@ -755,7 +758,16 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
         if (_cacheRev < 0) return std::nullopt;
         for (auto const& p : paths) {
             auto const it = _cache.find(p);
-            if (it == _cache.end()) return std::nullopt;
+            if (it == _cache.end()) {
+                // A key to create, under a remembered parent, is taken as
+                // absent: if it exists after all, its plain INSERT fails on
+                // the primary key and the batch takes the general path.
+                if (creates.count(p) != 0 && _cache.count(parentKey(p)) != 0) {
+                    b0.st.emplace(p, Ent{});
+                    continue;
+                }
+                return std::nullopt;
+            }
             CachedRow const& cr = it->second;
             Ent e;
             e.exists = cr.exists;
@@ -770,6 +782,7 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
         base = _cacheRev;
     }
     std::string const cond = "revision = " + std::to_string(base) + " AND " + leaseCond();
+    bool missed = false;  // the store was not as remembered
     std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
         Batch b;
         b.st = b0.st;
@@ -783,8 +796,9 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
             c.writeIf(cond, b.writes);
         } catch (DbError const& e) {
             if (e.kind() == ErrKind::CommitUnknown) forget();
-            if (e.kind() != ErrKind::Precondition) throw;
+            if (e.kind() != ErrKind::Precondition && e.kind() != ErrKind::Duplicate) throw;
             c.rollback();
+            missed = true;
             return std::nullopt;
         }
         remember(b, base + 1);
@@ -793,7 +807,7 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
     std::lock_guard<std::mutex> lk(_cacheMu);
     if (r) {
         _skipLen = 1;
-    } else {
+    } else if (missed) {
         _skip = _skipLen;
         _skipLen = std::min(kMaxSkip, _skipLen * 2);
     }
