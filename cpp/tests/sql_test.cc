@@ -770,6 +770,41 @@ TEST_CASE("row cache: a repeated write is one round trip, and never hides anothe
     });
 }
 
+TEST_CASE("mysql: row cache: a store restored from a backup is never taken for the one remembered") {
+#ifdef QCSS_WITH_MYSQL
+    if (!mysqlAvailable()) return;
+    Store s = mysqlStore();
+    {
+        auto a = open(s.url);
+        auto b = open(s.url);
+        std::string const db = s.url.substr(s.url.rfind('/') + 1);
+        auto sql = [&](std::string const& text) {
+            detail::mysqlServerExec(s.url, "USE " + db + "; " + text);
+        };
+        CHECK_EQ(a->set("/s/k", "1"), 1);
+        CHECK_EQ(a->set("/s/k", "2"), 2);  // revision 2
+        sql("CREATE TABLE bk_meta AS SELECT * FROM qcss_meta");
+        sql("CREATE TABLE bk_kv AS SELECT * FROM qcss_kv");
+        CHECK_EQ(a->set("/s/k", "3"), 3);  // a remembers /s/k at version 3, revision 3
+        // The backup of revision 2 is restored; another client writes revision 3.
+        sql("DELETE FROM qcss_kv");
+        sql("INSERT INTO qcss_kv SELECT * FROM bk_kv");
+        sql("DELETE FROM qcss_changes WHERE revision > 2");
+        sql("UPDATE qcss_meta m JOIN bk_meta k ON m.id = k.id SET m.revision = k.revision, "
+            "m.write_token = k.write_token");
+        CHECK_EQ(b->revision(), 2);
+        b->set("/s/other", "x");
+        CHECK_EQ(b->revision(), 3);
+        CHECK_EQ(b->getStat("/s/k").version, 2);
+        // Same revision as remembered, other rows: a must not write version 4.
+        CHECK_EQ(a->set("/s/k", "4"), 3);
+        CHECK_EQ(b->getStat("/s/k").version, 3);
+        CHECK_EQ(b->get("/s/k"), std::string("4"));
+    }
+    s.cleanup();
+#endif
+}
+
 TEST_CASE("big batches read parents first: new subtrees, existing keys, top-level keys") {
     onEach([](KvPtr kv, std::string const& url) {
         auto bulk = [&](std::string const& prefix, int n, std::int64_t version) {

@@ -487,9 +487,9 @@ public:
         return rows;
     }
 
-    static std::string bumpSql(std::string const& cond) {
-        return "UPDATE qcss_meta SET revision = LAST_INSERT_ID(" + sql::bumpExpr(cond) +
-               ") WHERE id = 1";
+    static std::string bumpSql(sql::Bump const& b) {
+        return "UPDATE qcss_meta SET revision = LAST_INSERT_ID(" + b.newRevision() + ")" +
+               b.tokenSet() + " WHERE id = 1";
     }
 
     /// Send the multi-statement `text`, whose statement number `bumpAt` is
@@ -537,13 +537,13 @@ public:
         return rev;
     }
 
-    std::int64_t beginWriteWithQueries(std::string const& cond,
+    std::int64_t beginWriteWithQueries(sql::Bump const& bump,
                                        std::vector<sql::Statement> const& qs,
                                        std::vector<Rows>& out) override {
         std::size_t bytes = 0;
         for (auto const& q : qs) bytes += q.sql.size() + inlineSize(q.params);
-        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(cond, qs, out);
-        std::string text = "START TRANSACTION; " + bumpSql(cond);
+        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(bump, qs, out);
+        std::string text = "START TRANSACTION; " + bumpSql(bump);
         for (auto const& q : qs) {
             text += "; ";
             inlineInto(text, q.sql, q.params);
@@ -553,12 +553,12 @@ public:
         return rev;
     }
 
-    std::int64_t writeIf(std::string const& cond,
+    std::int64_t writeIf(sql::Bump const& bump,
                          std::vector<sql::Statement> const& stmts) override {
         std::size_t bytes = 0;
         for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params) + 2;
-        if (bytes > kPipelineBytes) return sql::Conn::writeIf(cond, stmts);
-        std::string text = "START TRANSACTION; " + bumpSql(cond);
+        if (bytes > kPipelineBytes) return sql::Conn::writeIf(bump, stmts);
+        std::string text = "START TRANSACTION; " + bumpSql(bump);
         text.reserve(bytes + text.size() + 16);
         for (auto const& st : stmts) {
             text += "; ";
@@ -618,8 +618,8 @@ public:
         _inTxn = false;
     }
 
-    std::int64_t beginWrite(std::string const& cond) override {
-        return multiWrite("START TRANSACTION; " + bumpSql(cond), 1, nullptr, false);
+    std::int64_t beginWrite(sql::Bump const& bump) override {
+        return multiWrite("START TRANSACTION; " + bumpSql(bump), 1, nullptr, false);
     }
     std::int64_t beginWriteNoBump() override {
         std::vector<Rows> out;

@@ -116,6 +116,18 @@ struct Statement {
     std::vector<Param> params;
 };
 
+/// A conditional revision bump: revision + 1 if `cond` (an SQL condition over
+/// the columns of qcss_meta) holds, else NULL, which the NOT NULL column
+/// rejects (MySQL in strict mode: error 1048; SQLite: a NOT NULL constraint
+/// error); and a new write_token, which tells this state of the store from any
+/// other at the same revision (one restored from a backup and written again).
+struct Bump {
+    std::string cond;
+    std::int64_t token = 0;
+    std::string newRevision() const { return "CASE WHEN " + cond + " THEN revision + 1 END"; }
+    std::string tokenSet() const { return ", write_token = " + std::to_string(token); }
+};
+
 /// One database connection. Not thread-safe; the core pools them.
 class Conn {
 public:
@@ -142,10 +154,10 @@ public:
     /// Start a read-write transaction that serialises on the revision lock and
     /// returns the new (not yet committed) revision: the store's revision + 1.
     /// Every writer takes it first, so revisions are assigned in commit order.
-    /// The bump is conditional: `cond` is an SQL condition over the columns of
-    /// qcss_meta (see bumpSql); when it is false nothing is bumped and
-    /// DbError(Precondition) is thrown, the transaction left for rollback().
-    virtual std::int64_t beginWrite(std::string const& cond) = 0;
+    /// The bump is conditional (Bump): when its condition is false nothing is
+    /// bumped and DbError(Precondition) is thrown, the transaction left for
+    /// rollback().
+    virtual std::int64_t beginWrite(Bump const& bump) = 0;
     /// Start a read-write transaction without taking a new revision but
     /// holding the writers' lock; returns the current revision.
     virtual std::int64_t beginWriteNoBump() = 0;
@@ -157,22 +169,21 @@ public:
     virtual void endRead() { commit(); }
     /// Roll back; never throws (a broken connection is marked broken).
     virtual void rollback() noexcept = 0;
-    /// beginWrite(cond) and then the queries `qs` (their rows in `out`, in
+    /// beginWrite(bump) and then the queries `qs` (their rows in `out`, in
     /// order), in one round trip if the driver can (MySQL sends all of them
     /// as one multi-statement).
-    virtual std::int64_t beginWriteWithQueries(std::string const& cond,
-                                               std::vector<Statement> const& qs,
+    virtual std::int64_t beginWriteWithQueries(Bump const& bump, std::vector<Statement> const& qs,
                                                std::vector<Rows>& out) {
-        std::int64_t const rev = beginWrite(cond);
+        std::int64_t const rev = beginWrite(bump);
         for (auto const& q : qs) out.push_back(query(q.sql, q.params));
         return rev;
     }
-    /// beginWrite(cond), `stmts`, COMMIT: a whole write whose statements were
+    /// beginWrite(bump), `stmts`, COMMIT: a whole write whose statements were
     /// computed before the transaction began (the caller knows the rows it
-    /// touches, and `cond` checks that the store is still as it knew it), in
-    /// one round trip if the driver can. Returns the new revision.
-    virtual std::int64_t writeIf(std::string const& cond, std::vector<Statement> const& stmts) {
-        std::int64_t const rev = beginWrite(cond);
+    /// touches, and the bump's condition checks that the store is still as it
+    /// knew it), in one round trip if the driver can. Returns the new revision.
+    virtual std::int64_t writeIf(Bump const& bump, std::vector<Statement> const& stmts) {
+        std::int64_t const rev = beginWrite(bump);
         execAndCommit(stmts);
         return rev;
     }
@@ -189,13 +200,6 @@ public:
     /// False once a lost-connection error was seen: the pool drops it.
     virtual bool usable() const noexcept = 0;
 };
-
-/// The conditional revision bump shared by the drivers: the new revision is
-/// revision + 1 if `cond` holds, else NULL, which the NOT NULL column rejects
-/// (MySQL in strict mode: error 1048; SQLite: a NOT NULL constraint error).
-inline std::string bumpExpr(std::string const& cond) {
-    return "CASE WHEN " + cond + " THEN revision + 1 END";
-}
 
 /// Creates connections; one per store.
 class Driver {

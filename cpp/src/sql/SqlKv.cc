@@ -670,10 +670,11 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             Batch b;
             std::vector<Rows> rows;
             std::int64_t rev = 0;
+            std::int64_t const token = newWriteToken();
             try {
                 std::vector<Statement> qs;
                 if (n0 > 0) qs.push_back(Statement{sql0, ps0});
-                rev = c.beginWriteWithQueries(leaseCond(), qs, rows);
+                rev = c.beginWriteWithQueries(Bump{leaseCond(), token}, qs, rows);
             } catch (DbError const& e) {
                 if (e.kind() != ErrKind::Precondition) throw;
                 // A lease may have expired: its keys go first, in a transaction
@@ -690,7 +691,7 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
                 if (e.kind() == ErrKind::CommitUnknown) forget();
                 throw;
             }
-            remember(b, rev);
+            remember(b, rev, token);
             return res;
         });
         if (r) return std::move(*r);
@@ -716,17 +717,23 @@ constexpr int kMaxSkip = 64;             // batches not tried after misses
 
 std::string SqlKv::leaseCond() const { return "lease_deadline > " + _d.nowExpr; }
 
+std::int64_t SqlKv::newWriteToken() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return static_cast<std::int64_t>(rng() >> 1);
+}
+
 void SqlKv::forget() {
     std::lock_guard<std::mutex> lk(_cacheMu);
     _cache.clear();
     _cacheRev = -1;
 }
 
-void SqlKv::remember(Batch const& b, std::int64_t rev) {
+void SqlKv::remember(Batch const& b, std::int64_t rev, std::int64_t token) {
     std::lock_guard<std::mutex> lk(_cacheMu);
     if (rev <= _cacheRev) return;  // a later write was remembered first
     if (rev != _cacheRev + 1 || _cache.size() + b.st.size() > kCacheMax) _cache.clear();
     _cacheRev = rev;
+    _cacheToken = token;
     if (b.st.size() > kCacheBatch) {
         _cache.clear();  // a bulk write: too many rows to copy, and the cache
         return;          // may hold stale copies of some of them: start afresh
@@ -748,7 +755,7 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
     for (auto const& op : ops)
         if (op.type == Op::Type::Create) creates.insert(op.key);
     Batch b0;
-    std::int64_t base = 0;
+    std::int64_t base = 0, baseToken = 0;
     {
         std::lock_guard<std::mutex> lk(_cacheMu);
         if (_skip > 0) {
@@ -780,12 +787,15 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
             b0.st.emplace(p, e);
         }
         base = _cacheRev;
+        baseToken = _cacheToken;
     }
-    std::string const cond = "revision = " + std::to_string(base) + " AND " + leaseCond();
+    std::string const cond = "revision = " + std::to_string(base) +
+                             " AND write_token = " + std::to_string(baseToken) + " AND " + leaseCond();
     bool missed = false;  // the store was not as remembered
     std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
         Batch b;
         b.st = b0.st;
+        std::int64_t const token = newWriteToken();
         CommitResult res;
         try {
             res = applyOps(c, b, base + 1, ops, false, &paths);  // reads nothing: all in b.st
@@ -793,7 +803,7 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
             return std::nullopt;  // decided on the store as it is now, below
         }
         try {
-            c.writeIf(cond, b.writes);
+            c.writeIf(Bump{cond, token}, b.writes);
         } catch (DbError const& e) {
             if (e.kind() == ErrKind::CommitUnknown) forget();
             if (e.kind() != ErrKind::Precondition && e.kind() != ErrKind::Duplicate) throw;
@@ -801,7 +811,7 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
             missed = true;
             return std::nullopt;
         }
-        remember(b, base + 1);
+        remember(b, base + 1, token);
         return res;
     });
     std::lock_guard<std::mutex> lk(_cacheMu);
@@ -1141,7 +1151,8 @@ void SqlKv::leaseRevoke(std::int64_t leaseId) {
     run("leaseRevoke", [&](Conn& c) {
         std::int64_t const cur = c.beginWriteNoBump();
         if (reapLeases(c, {leaseId}, cur + 1))
-            c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
+            c.exec("UPDATE qcss_meta SET revision = ?, write_token = ? WHERE id = 1",
+                   {Param::integer(cur + 1), Param::integer(newWriteToken())});
         c.commit();
     });
 }
@@ -1154,7 +1165,8 @@ std::int64_t SqlKv::reapExpired(Conn& c) {
     std::vector<std::int64_t> ids;
     for (auto& r : rows) ids.push_back(r[0].i);
     if (!ids.empty() && reapLeases(c, ids, cur + 1))
-        c.exec("UPDATE qcss_meta SET revision = ? WHERE id = 1", {Param::integer(cur + 1)});
+        c.exec("UPDATE qcss_meta SET revision = ?, write_token = ? WHERE id = 1",
+                   {Param::integer(cur + 1), Param::integer(newWriteToken())});
     c.exec("UPDATE qcss_meta SET lease_deadline = COALESCE((SELECT MIN(expires_at) FROM "
            "qcss_leases), 1e300) WHERE id = 1",
            {});

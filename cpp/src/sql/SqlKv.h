@@ -109,8 +109,11 @@ private:
     /// possible (rows not remembered, or the store moved on).
     std::optional<CommitResult> commitCached(std::vector<Op> const& ops,
                                              std::vector<std::string> const& paths);
-    /// Remember the rows of batch `b`, committed at revision `rev`.
-    void remember(Batch const& b, std::int64_t rev);
+    /// Remember the rows of batch `b`, committed at revision `rev` with
+    /// write_token `token`.
+    void remember(Batch const& b, std::int64_t rev, std::int64_t token);
+    /// A fresh random write_token for qcss_meta (see Bump).
+    static std::int64_t newWriteToken();
     void forget();
 
     std::unique_ptr<Driver> _driver;
@@ -127,6 +130,7 @@ private:
     std::mutex _cacheMu;
     std::unordered_map<std::string, CachedRow> _cache;
     std::int64_t _cacheRev = -1;
+    std::int64_t _cacheToken = 0;  ///< qcss_meta.write_token at _cacheRev
     int _skip = 0;     ///< batches to send the general way after a miss
     int _skipLen = 1;  ///< the next _skip (doubles with each miss, up to a bound)
 };

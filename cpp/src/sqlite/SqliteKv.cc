@@ -173,11 +173,11 @@ public:
         }
     }
 
-    std::int64_t beginWrite(std::string const& cond) override {
+    std::int64_t beginWrite(sql::Bump const& bump) override {
         beginWriteNoBump();
         Rows r;
         try {
-            r = query("UPDATE qcss_meta SET revision = " + sql::bumpExpr(cond) +
+            r = query("UPDATE qcss_meta SET revision = " + bump.newRevision() + bump.tokenSet() +
                               " WHERE id = 1 RETURNING revision",
                       {});
         } catch (DbError const& e) {
