@@ -4,6 +4,7 @@ revisions gapless and in commit order (SQLite and MySQL/MariaDB)."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,45 @@ def test_change_log_revisions_gapless_and_in_commit_order(sql_store: Store) -> N
         seen.extend(page)
         last = page[-1].revision
     assert [(c.revision, c.key) for c in seen] == [(c.revision, c.key) for c in changes]
+
+
+def test_threads_sharing_one_store_rewrite_their_keys_exactly(sql_store: Store) -> None:
+    """Threads of one store object, each rewriting its own keys and bumping a
+    shared counter by compare-and-set: the row cache (a write in one round
+    trip from rows remembered at the last revision) races with every other
+    thread's writes, and still no version is skipped or repeated."""
+    kv = sql_store.open()
+    rounds, threads = 60, 4
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(rounds):
+                assert kv.set(f"/th/t{t}/own", str(i)) == i + 1
+                if i % 4 == 0:
+                    kv.create(f"/th/t{t}/c{i}", "x")
+                while True:
+                    st = kv.getStat("/th/shared") if kv.exists("/th/shared") else None
+                    try:
+                        if st is None:
+                            kv.create("/th/shared", "1")
+                        else:
+                            kv.set("/th/shared", str(st.version + 1), version=st.version)
+                        break
+                    except (qcss.VersionMismatchError, qcss.KeyExistsError):
+                        continue
+        except BaseException as exc:  # reported below, with the thread's context
+            errors.append(exc)
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+    assert errors == []
+    for t in range(threads):
+        assert kv.getStat(f"/th/t{t}/own").version == rounds
+        assert len(kv.getChildren(f"/th/t{t}")) == 1 + rounds // 4
+    assert kv.getStat("/th/shared").version == rounds * threads
+    revs = [c.revision for c in kv.changes(0)]
+    assert sorted(set(revs)) == list(range(1, kv.revision() + 1))  # gapless
