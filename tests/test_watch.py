@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -344,3 +345,36 @@ def test_watcher_dropped_inside_its_own_callback(any_kv: qcss.KvInterface) -> No
         any_kv.set("/y", "1")
         assert col.wait(any_kv.revision(), w)
     assert [c.key for c in col.seen] == ["/y"]
+
+
+def test_a_store_restored_to_an_older_revision_is_resynced(tmp_path: Path) -> None:
+    # Restore a copy of the tables taken at revision 2 under a running watcher:
+    # the store's revision goes backwards, which only a restore can do.
+    path = tmp_path / "restored.db"
+    kv = qcss.open(f"sqlite:///{path}")
+    kv.set("/r/a", "1")
+    db = sqlite3.connect(path)
+    for t in ("qcss_meta", "qcss_kv", "qcss_changes"):
+        db.execute(f"CREATE TABLE bk_{t} AS SELECT * FROM {t}")
+    db.commit()
+    kv.set("/r/b", "2")
+    kv.set("/r/c", "3")
+    col = Collector()
+    with kv.watch("/r", col, interval=0.01, onResync=col.on_resync, onError=col.on_error) as w:
+        assert w.position == kv.revision() == 3
+        db.executescript(
+            "BEGIN IMMEDIATE;"
+            "DELETE FROM qcss_kv; INSERT INTO qcss_kv SELECT * FROM bk_qcss_kv;"
+            "DELETE FROM qcss_changes; INSERT INTO qcss_changes SELECT * FROM bk_qcss_changes;"
+            "DELETE FROM qcss_meta; INSERT INTO qcss_meta SELECT * FROM bk_qcss_meta;"
+            "COMMIT;"
+        )
+        with col.cond:
+            assert col.cond.wait_for(lambda: col.resyncs, WAIT)
+        snap = col.resyncs[0]
+        assert snap.revision == 1 and [e.key for e in snap.entries] == ["/r", "/r/a"]
+        assert kv.set("/r/d", "4") == 1  # the restored store goes on from revision 1
+        assert col.wait(2, w)
+    assert [c.key for c in col.seen] == ["/r/d"]
+    assert col.errors == []
+    db.close()

@@ -70,7 +70,15 @@ bool Watcher::pollOnce() {
     _polls.fetch_add(1, std::memory_order_relaxed);
     std::int64_t const pos = _position.load();
     std::int64_t const rev = _kv->revision();
-    if (rev <= pos) return false;
+    if (rev < pos)
+        // Revisions only grow: the store was restored from an older copy (a
+        // backup). What this watcher delivered may not be in it any more, so
+        // it starts again from a snapshot, as after a compaction.
+        throw CompactedError("the store's revision " + std::to_string(rev) +
+                                     " is behind this watcher's position " + std::to_string(pos) +
+                                     " (restored from an older copy?)",
+                             rev + 1);
+    if (rev == pos) return false;
     // Read the log up to `rev`. Every revision <= rev is committed (revisions
     // are taken in commit order), so the log holds all of them; changes past
     // `rev` that a read returns are left for the next round.
