@@ -705,9 +705,13 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
 // at the new revision R. While the store's revision is still R nothing in it
 // has changed, so a batch touching only remembered rows is evaluated on them
 // (the same applyOps, no reads) and sent with its writes and COMMIT in one
-// round trip, the revision bump conditional on "revision = R" (and on no lease
-// having expired). If another writer got in first, the bump fails before
-// anything is written; the batch is rolled back and takes the general path.
+// round trip, the revision bump conditional on "revision = R AND write_token =
+// T" (T: the token written at R, which a store restored from a backup and
+// written back up to R does not have) and on no lease having expired. A key it
+// creates under a remembered parent is taken as absent (a plain INSERT). If
+// another writer got in first, the bump fails (or the INSERT hits the key)
+// before anything is written; the batch is rolled back and takes the general
+// path.
 
 namespace {
 constexpr std::size_t kCacheMax = 4096;  // rows remembered
@@ -824,7 +828,7 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
     return r;
 }
 
-// ---- reads ----// ---- reads --------------------------------------------------------------------
+// ---- reads --------------------------------------------------------------------
 
 std::string SqlKv::get(std::string const& key) {
     validateKey(key);
