@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "core/Backends.h"
@@ -537,35 +538,38 @@ public:
         return rev;
     }
 
-    std::int64_t beginWriteWithQueries(sql::Bump const& bump,
-                                       std::vector<sql::Statement> const& qs,
-                                       std::vector<Rows>& out) override {
-        std::size_t bytes = 0;
-        for (auto const& q : qs) bytes += q.sql.size() + inlineSize(q.params);
-        if (bytes > kPipelineBytes) return sql::Conn::beginWriteWithQueries(bump, qs, out);
-        std::string text = "START TRANSACTION; " + bumpSql(bump);
-        for (auto const& q : qs) {
-            text += "; ";
-            inlineInto(text, q.sql, q.params);
-        }
-        std::int64_t const rev = multiWrite(text, 1, &out, false);
-        if (out.size() != qs.size()) throw DbError(ErrKind::Other, 0, "missing query results");
-        return rev;
-    }
-
-    std::int64_t writeIf(sql::Bump const& bump,
-                         std::vector<sql::Statement> const& stmts) override {
+    /// "START TRANSACTION; <bump>; <stmts...>" as one text, or nothing when
+    /// the statements are too big to inline (the caller then goes step by step).
+    static std::optional<std::string> pipelined(sql::Bump const& bump,
+                                                std::vector<sql::Statement> const& stmts) {
         std::size_t bytes = 0;
         for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params) + 2;
-        if (bytes > kPipelineBytes) return sql::Conn::writeIf(bump, stmts);
+        if (bytes > kPipelineBytes) return std::nullopt;
         std::string text = "START TRANSACTION; " + bumpSql(bump);
         text.reserve(bytes + text.size() + 16);
         for (auto const& st : stmts) {
             text += "; ";
             inlineInto(text, st.sql, st.params);
         }
-        text += "; COMMIT";
-        return multiWrite(text, 1, nullptr, true);
+        return text;
+    }
+
+    std::int64_t beginWriteWithQueries(sql::Bump const& bump,
+                                       std::vector<sql::Statement> const& qs,
+                                       std::vector<Rows>& out) override {
+        std::optional<std::string> const text = pipelined(bump, qs);
+        if (!text) return sql::Conn::beginWriteWithQueries(bump, qs, out);
+        std::int64_t const rev = multiWrite(*text, 1, &out, false);
+        if (out.size() != qs.size()) throw DbError(ErrKind::Other, 0, "missing query results");
+        return rev;
+    }
+
+    std::int64_t writeIf(sql::Bump const& bump,
+                         std::vector<sql::Statement> const& stmts) override {
+        std::optional<std::string> text = pipelined(bump, stmts);
+        if (!text) return sql::Conn::writeIf(bump, stmts);
+        *text += "; COMMIT";
+        return multiWrite(*text, 1, nullptr, true);
     }
 
     void execAndCommit(std::vector<sql::Statement> const& stmts) override {
@@ -605,18 +609,8 @@ public:
     void injectCommitFailure() { injectFailure(sql::failNextCommits); }
 
     /// Send a round trip that ends with COMMIT: losing the connection during
-    /// it leaves the outcome unknown.
-    void sendCommit(std::string const& text) {
-        injectCommitFailure();
-        try {
-            textQuery(text);
-        } catch (DbError const& e) {
-            if (e.kind() == ErrKind::Lost)
-                throw DbError(ErrKind::CommitUnknown, e.code(), e.what());
-            throw;
-        }
-        _inTxn = false;
-    }
+    /// it leaves the outcome unknown (multiWrite reports CommitUnknown).
+    void sendCommit(std::string const& text) { multiWrite(text, -1, nullptr, true); }
 
     std::int64_t beginWrite(sql::Bump const& bump) override {
         return multiWrite("START TRANSACTION; " + bumpSql(bump), 1, nullptr, false);
