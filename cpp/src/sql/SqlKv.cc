@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <thread>
 
@@ -94,18 +95,6 @@ void Pool::adopt(std::unique_ptr<Conn> c) {
 }
 
 // ---- SqlKv ------------------------------------------------------------------
-
-SqlKv::SqlKv(StoreOptions opts, std::unique_ptr<Driver> driver, std::unique_ptr<Conn> first,
-             RetryPolicy retry, std::size_t poolSize)
-        : KvBase(std::move(opts)),
-          _driver(std::move(driver)),
-          _d(_driver->dialect()),
-          _retry(retry),
-          _pool(*_driver, poolSize) {
-    if (first) _pool.adopt(std::move(first));
-}
-
-SqlKv::~SqlKv() = default;
 
 void SqlKv::translate(DbError const& e, char const* what) const {
     std::string const msg = std::string(what) + ": " + e.what() + " [" + _opts.url + "]";
@@ -213,6 +202,26 @@ struct SqlKv::Batch {
     // unique prefix -> (highest key in the database, all its keys loaded)
     std::map<std::string, std::pair<std::string, bool>> unique;
 };
+
+/// The rows remembered (commitCached): as written by the batches, never dirty,
+/// no value, and in the database exactly when they exist.
+struct SqlKv::RowCache {
+    std::unordered_map<std::string, Ent> rows;
+};
+
+SqlKv::SqlKv(StoreOptions opts, std::unique_ptr<Driver> driver, std::unique_ptr<Conn> first,
+             RetryPolicy retry, std::size_t poolSize)
+        : KvBase(std::move(opts)),
+          _driver(std::move(driver)),
+          _d(_driver->dialect()),
+          _retry(retry),
+          _pool(*_driver, poolSize),
+          _rows(std::make_unique<RowCache>()) {
+    if (first) _pool.adopt(std::move(first));
+}
+
+SqlKv::~SqlKv() = default;
+
 
 namespace {
 
@@ -728,22 +737,27 @@ std::int64_t SqlKv::newWriteToken() {
 
 void SqlKv::forget() {
     std::lock_guard<std::mutex> lk(_cacheMu);
-    _cache.clear();
+    _rows->rows.clear();
     _cacheRev = -1;
 }
 
 void SqlKv::remember(Batch const& b, std::int64_t rev, std::int64_t token) {
     std::lock_guard<std::mutex> lk(_cacheMu);
     if (rev <= _cacheRev) return;  // a later write was remembered first
-    if (rev != _cacheRev + 1 || _cache.size() + b.st.size() > kCacheMax) _cache.clear();
+    auto& rows = _rows->rows;
+    if (rev != _cacheRev + 1 || rows.size() + b.st.size() > kCacheMax) rows.clear();
     _cacheRev = rev;
     _cacheToken = token;
     if (b.st.size() > kCacheBatch) {
-        _cache.clear();  // a bulk write: too many rows to copy, and the cache
+        rows.clear();  // a bulk write: too many rows to copy, and the cache
         return;          // may hold stale copies of some of them: start afresh
     }
-    for (auto const& [k, e] : b.st)
-        _cache[k] = CachedRow{e.exists, e.depth, e.version, e.createRev, e.modRev, e.lease};
+    for (auto const& [k, e] : b.st) {
+        Ent& r = rows[k] = e;
+        r.dirty = false;
+        r.value = nullptr;
+        r.inDb = r.exists;
+    }
 }
 
 std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
@@ -768,27 +782,18 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
         }
         if (_cacheRev < 0) return std::nullopt;
         for (auto const& p : paths) {
-            auto const it = _cache.find(p);
-            if (it == _cache.end()) {
+            auto const it = _rows->rows.find(p);
+            if (it == _rows->rows.end()) {
                 // A key to create, under a remembered parent, is taken as
                 // absent: if it exists after all, its plain INSERT fails on
                 // the primary key and the batch takes the general path.
-                if (creates.count(p) != 0 && _cache.count(parentKey(p)) != 0) {
+                if (creates.count(p) != 0 && _rows->rows.count(parentKey(p)) != 0) {
                     b0.st.emplace(p, Ent{});
                     continue;
                 }
                 return std::nullopt;
             }
-            CachedRow const& cr = it->second;
-            Ent e;
-            e.exists = cr.exists;
-            e.inDb = cr.exists;
-            e.depth = cr.depth;
-            e.version = cr.version;
-            e.createRev = cr.createRev;
-            e.modRev = cr.modRev;
-            e.lease = cr.lease;
-            b0.st.emplace(p, e);
+            b0.st.emplace(p, it->second);
         }
         base = _cacheRev;
         baseToken = _cacheToken;

@@ -17,7 +17,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/KvBase.h"
@@ -122,13 +121,9 @@ private:
     Pool _pool;
 
     /// The row cache: rows as they are at revision _cacheRev (-1: none).
-    struct CachedRow {
-        bool exists = false;
-        int depth = 0;
-        std::int64_t version = 0, createRev = 0, modRev = 0, lease = 0;
-    };
+    struct RowCache;
+    std::unique_ptr<RowCache> _rows;
     std::mutex _cacheMu;
-    std::unordered_map<std::string, CachedRow> _cache;
     std::int64_t _cacheRev = -1;
     std::int64_t _cacheToken = 0;  ///< qcss_meta.write_token at _cacheRev
     int _skip = 0;     ///< batches to send the general way after a miss
