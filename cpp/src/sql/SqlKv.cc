@@ -662,9 +662,9 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
     // applyOps. A small one reads everything it names at once.
     std::vector<std::string> firstPaths;
     if (paths.size() > kReadAllAtOnce) {
-        std::unordered_set<std::string_view> parents;
+        std::unordered_set<std::string> parents;
         for (auto const& p : paths)
-            if (p != "/") parents.insert(std::string_view(p).substr(0, std::max<std::size_t>(1, p.rfind('/'))));
+            if (p != "/") parents.insert(parentKey(p));
         for (auto const& p : paths)
             if (parents.count(p) != 0) firstPaths.push_back(p);
     }
