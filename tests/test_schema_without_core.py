@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import qcss.schema
 from conftest import Store
 
 RUN_WITHOUT_CORE = (
@@ -32,19 +33,13 @@ def test_the_core_really_is_blocked() -> None:
     assert "qcss._qcss" in r.stderr
 
 
-def _latest(dialect: str) -> int:
-    """The highest schema file number, read from the files (not from qcss)."""
-    files = (Path(__file__).parents[1] / "schema" / dialect).glob("[0-9][0-9][0-9][0-9]_*.sql")
-    return max(int(f.name[:4]) for f in files)
-
-
 def test_schema_init_and_status_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/css.db"
     r = css_admin_without_core("--url", url, "schema", "status")
     assert r.returncode == 12, r.stderr  # SchemaError: nothing applied yet
     r = css_admin_without_core("--url", url, "schema", "init")
     assert r.returncode == 0, r.stderr
-    latest = _latest("sqlite")
+    latest = qcss.schema.latest_version("sqlite")
     assert f"schema version {latest}, latest {latest}" in r.stdout
     r = css_admin_without_core("--url", url, "schema", "status")
     assert r.returncode == 0, r.stderr
@@ -56,5 +51,5 @@ def test_schema_status_on_every_sql_backend(store: Store) -> None:
     store.open().set("/x", "made by the C++ library")  # a store in use
     r = css_admin_without_core("--url", store.url, "schema", "status")
     assert r.returncode == 0, r.stderr
-    latest = _latest(store.backend)
+    latest = qcss.schema.latest_version(store.backend)
     assert f"schema version {latest}, latest {latest}" in r.stdout
