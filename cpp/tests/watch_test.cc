@@ -300,7 +300,7 @@ TEST_CASE("4 writer threads, 3 watchers, 2 mirrors: complete, ordered, equal") {
 TEST_CASE("SQLite: 4 writer threads with their own handles, watcher and mirror on others") {
     char tmpl[] = "/tmp/qcss-watch-test-XXXXXX";
     std::string const dir = mkdtemp(tmpl);
-    std::string const url = "sqlite://" + dir + "/feed.db";
+    std::string const url = "sqlite://" + dir + "/feed.db?create=1";
     auto kv = open(url);
     kv->set("/w/ready", "1");
     Sink all;
