@@ -70,7 +70,8 @@ def fresh_store(backend: str, tmp_path: Path, server: Server | None = None) -> I
     ``sqlite``: a new file in ``tmp_path`` (``?create=1``; the library creates the schema).
     ``mysql``: a new database on ``server`` with the qcss schema, dropped on exit; without
     ``server`` one is found or started for this store alone (``mysql_server``), which raises
-    ``NoServer`` if none can be had. Pass a server shared by many stores to avoid a start per store."""
+    ``NoServer`` if none can be had. Pass a server shared by many stores to avoid a start
+    per store."""
     if backend == "mem":
         yield Store(backend, "mem://", tmp_path)
     elif backend == "sqlite":
