@@ -550,8 +550,9 @@ TEST_CASE("getMany: many keys in one consistent read; bad options are ConfigErro
         CHECK_EQ(got["/m/k1199"], std::string("1199"));
         CHECK_EQ(kv->getChildren("/m").size(), 1200u);
         CHECK_EQ(kv->changes(0).size(), 1201u);
-        CHECK_THROWS(open(url + "?pool_size=lots"), ConfigError);
-        CHECK_THROWS(open(url + "?retry_timeout=-1"), ConfigError);
+        std::string const sep = url.find('?') == std::string::npos ? "?" : "&";
+        CHECK_THROWS(open(url + sep + "pool_size=lots"), ConfigError);
+        CHECK_THROWS(open(url + sep + "retry_timeout=-1"), ConfigError);
     });
 }
 
@@ -631,7 +632,7 @@ TEST_CASE("mysql: a killed connection is re-established and the read retried") {
     if (!mysqlAvailable()) return;
     Store s = mysqlStore();
     {
-        auto kv = open(s.url + "?pool_size=1");
+        auto kv = open(s.url + (s.url.find('?') == std::string::npos ? "?" : "&") + "pool_size=1");
         kv->set("/x", "1");
         // Kill every connection of this database but ours-to-come: the pooled one dies.
         detail::mysqlServerExec(withDb(mysqlServer(), "mysql"),

@@ -464,7 +464,8 @@ TEST_CASE("compactRetaining: by count and by age") {
     if (t13 > t12) {  // clock resolution permitting
         p = compactRetaining(*kv, -1, 0.0, true, t13);
         CHECK_EQ(p.upToRevision, 12);
-        CHECK_EQ(p.removed, 0);
+        CHECK_EQ(p.removed, 7);  // dry run: what compact() would remove (revisions 6..12)
+        CHECK_EQ(kv->compactedRevision(), 5);  // and nothing removed
     }
     p = compactRetaining(*kv, -1, 1e9);  // nothing is that old
     CHECK_EQ(p.upToRevision, 5);
