@@ -596,14 +596,16 @@ def chunk_list(ctx: Ctx, dbname: str | None, tablename: str | None,
             data: Any = [dict(zip(["db", "table", "chunk", "replica"], r, strict=True))
                          for r in rows]
             emit_rows(ctx, ["db", "table", "chunk", "replica"], rows, data,
-                      lambda: "\n".join(f"{r[0]}.{r[1]}  {r[2]}" for r in rows))
+                      lambda: aligned(["table", "chunk"], [[f"{r[0]}.{r[1]}", r[2]] for r in rows],
+                                      rule=False).split("\n", 1)[-1] if rows else "")
             return
         if dbname is None or tablename is None:
             raise click.UsageError("give DBNAME TABLENAME, or --node NODE")
         chunks = css.getChunks(dbname, tablename)
     rows2 = [[c, ",".join(nodes)] for c, nodes in sorted(chunks.items())]
     emit_rows(ctx, ["chunk", "nodes"], rows2, {str(c): n for c, n in sorted(chunks.items())},
-              lambda: "\n".join(f"{c}  {n}" for c, n in rows2))
+              lambda: aligned(["chunk", "nodes"], rows2, rule=False).split("\n", 1)[-1]
+              if rows2 else "")
 
 
 @chunk.command("add")
