@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import qcss
-from conftest import QSERV_JSON
+from conftest import QSERV_JSON, Store
 from qcss.cli import EXIT_CODES, cli
 from qcss.migrate.cli import main as migrate_main
 
@@ -302,6 +302,21 @@ def test_status_reports_the_store(url: str) -> None:
     assert data["serverVersion"].startswith("SQLite ")
     assert data["locks"] == 1 and data["leases"] == 1 and data["keys"] >= 2
     assert data["nodes"] == []
+
+
+def test_status_on_every_backend(store: Store) -> None:
+    kv = store.open()
+    kv.set("/a", "1")
+    r = run("-o", "json", "status", kv=kv)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["backend"] == store.backend and data["revision"] == 1
+    assert data["url"] == qcss.maskUrl(store.url) or store.backend == "mem"
+    if store.backend == "mysql":
+        assert data["schemaVersion"] == data["schemaLatest"] >= 1
+        assert data["serverVersion"]  # e.g. 10.11.6-MariaDB
+    table = run("-o", "table", "status", kv=kv).output.splitlines()
+    assert table[0].split() == ["field", "value"] and any("backend" in r for r in table)
 
 
 def test_tree_find_cp_diff(url: str, tmp_path: Path) -> None:

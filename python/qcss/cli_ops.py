@@ -73,7 +73,8 @@ def store_status(kv: qcss.KvInterface, url: str | None) -> dict[str, Any]:
         "library": qcss.__version__,
     }
     if backend in ("sqlite", "mysql"):
-        data.update(_sql_facts(kv.url()))
+        # The URL as given (kv.url() has the password masked).
+        data.update(_sql_facts(url or kv.url()))
     data["nodes"] = []
     return data
 
