@@ -273,6 +273,8 @@ def test_output_formats_are_consistent_and_scriptable(url: str) -> None:
     assert "readOnly:" in st and "false" in st and "False" not in st
     r = run("--url", url, "ls", "/t/a")
     assert r.stdout == "" and "(no keys under /t/a)" in r.stderr
+    r = run("--url", url, "locks")
+    assert r.stdout == "" and "(no locks on / or under it)" in r.stderr
     assert run("--url", url, "set", "/t/a", "2").output == "/t/a version 2\n"
     assert run("--url", url, "get", "/t/a", "--print-value-only").output == "2\n"
     assert run("--url", url, "get", "/t/a", "-k").output == "/t/a\n2\n"

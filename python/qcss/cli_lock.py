@@ -49,7 +49,8 @@ def locks_cmd(ctx: Ctx, prefix: str) -> None:
     """List the locks (held and waiting) on PREFIX and keys under it."""
     with handled():
         infos = ctx.kv().locks(prefix)
-    emit(ctx, [i.asdict() for i in infos], lambda: _lock_rows(infos))
+    emit(ctx, [i.asdict() for i in infos], lambda: _lock_rows(infos),
+         empty=f"(no locks on {prefix} or under it)")
 
 
 @click.command("leases")
@@ -74,7 +75,8 @@ def leases_cmd(ctx: Ctx, reap: bool) -> None:
             out = f"reaped {reaped} expired lease(s)" + ("\n" + out if out else "")
         return out
 
-    emit(ctx, {"reaped": reaped, "leases": data} if reap else data, text)
+    emit(ctx, {"reaped": reaped, "leases": data} if reap else data, text,
+         empty="(no live leases)")
 
 
 @click.command("lock", context_settings={"ignore_unknown_options": True})
