@@ -421,7 +421,14 @@ std::vector<LockInfo> breakLock(KvInterface& kv, std::string const& key, bool in
         Transaction t = kv.transaction();
         for (auto const& li : all) {
             if (li.key != key || (!li.held && !includeWaiters)) continue;
-            t.checkCreateRevision(li.entryKey, li.token).deleteKey(li.entryKey);
+            // The entry's version too: a grant committed since the snapshot (it sets the
+            // entry and creates the token key) must make this transaction retry, or the
+            // token key would outlive the broken lock and its holder never see the break.
+            std::int64_t version = -1;
+            for (auto const& e : snap.entries)
+                if (e.key == li.entryKey) version = e.stat.version;
+            t.checkCreateRevision(li.entryKey, li.token).check(li.entryKey, version)
+                    .deleteKey(li.entryKey);
             if (kv.exists(tokenKey(li.token))) t.deleteKey(tokenKey(li.token));
             doomed.push_back(li);
         }
