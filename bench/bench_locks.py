@@ -2,7 +2,7 @@
 a contended counter with several processes, and how long after its lease's
 expiry (store clock) a SIGKILLed holder's lock is taken over.
 
-    python bench/bench_locks.py sqlite:///tmp/b.db
+    python bench/bench_locks.py "sqlite:///tmp/b.db?create=1"
     python bench/bench_locks.py mysql://root@127.0.0.1:3306/qcss_bench   (schema installed)
 """
 

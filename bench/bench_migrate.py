@@ -100,7 +100,7 @@ def default_url(tmp: Path) -> tuple[str, str | None]:
     except Exception as e:
         print(f"mysql backend not usable ({e}); trying sqlite", file=sys.stderr)
     try:
-        url = f"sqlite:///{tmp / 'bench.db'}"
+        url = f"sqlite:///{tmp / 'bench.db'}?create=1"
         qcss.open(url)
         return url, None
     except Exception as e:

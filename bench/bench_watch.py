@@ -205,7 +205,7 @@ def main() -> None:
     result["mirror_reads_python"] = mirror_reads_python()
     result["mirror_reads_cpp"] = mirror_reads_cpp()
     with tempfile.TemporaryDirectory() as tmp:
-        kv = qcss.open(f"sqlite:///{tmp}/bench.db")
+        kv = qcss.open(f"sqlite:///{tmp}/bench.db?create=1")
         result["propagation_sqlite"] = propagation(kv, args.samples, args.interval)
     if not args.skip_mysql:
         server = MariaDB()

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-test.sh   # the test-only system packages (MariaDB server, ZooKeeper, ...)
 export PATH="$PWD/.venv/bin:$PATH"
 # A MariaDB server for the C++ and Python MySQL tests (exports QCSS_TEST_MYSQL_URL).
 source scripts/mysql-for-tests.sh
@@ -20,4 +21,18 @@ cmake --install build/cpp --prefix build/install >/dev/null
 cmake -S examples/cpp-consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
 cmake --build build/consumer -j"$(nproc)" >/dev/null
 build/consumer/consumer mem://
+echo "== C++ package, shared libqcss (-DQCSS_SHARED=ON): install, consumer links libqcss.so"
+rm -rf build/install-shared build/consumer-shared
+cmake -S . -B build/cpp-shared -DQCSS_SHARED=ON -DQCSS_BUILD_TESTS=OFF \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/cpp-shared -j"$(nproc)"
+cmake --install build/cpp-shared --prefix build/install-shared >/dev/null
+cmake -S examples/cpp-consumer -B build/consumer-shared \
+      -DCMAKE_PREFIX_PATH="$PWD/build/install-shared" >/dev/null
+cmake --build build/consumer-shared -j"$(nproc)" >/dev/null
+ldd build/consumer-shared/consumer | grep -q "build/install-shared/lib/libqcss.so" || {
+  echo "consumer-shared does not link the installed libqcss.so" >&2; exit 1; }
+build/consumer-shared/consumer mem://
+echo "== wheel: auditwheel-repaired manylinux wheel, installed in a fresh venv"
+bash scripts/wheel.sh
 echo "== pytest"; pytest "$@"

@@ -36,16 +36,18 @@ def test_ls_and_get_text() -> None:
 
 
 def test_set_get_create_stat_rm(kv: qcss.KvInterface) -> None:
-    assert run(kv, "set", "/a/b", "hello").output == "1\n"
+    assert run(kv, "set", "/a/b", "hello").output == "/a/b version 1\n"
     assert run(kv, "get", "/a/b").output == "hello\n"
-    assert run(kv, "set", "/a/b", "again", "--version", "1").output == "2\n"
+    assert run(kv, "set", "/a/b", "again", "--version", "1").output == "/a/b version 2\n"
     r = run(kv, "set", "/a/b", "x", "--version", "1")
     assert r.exit_code == code_of(qcss.VersionMismatchError)
     assert r.output.startswith("Error: ") and "/a/b" in r.output
     assert run(kv, "create", "--unique", "/a/seq_").output == "/a/seq_0000000001\n"
     st = json.loads(run(kv, "-o", "json", "stat", "/a/b").output)
     assert st["version"] == 2 and st["dataLength"] == 5
-    assert run(kv, "rm", "/a").exit_code == 0
+    assert run(kv, "rm", "/a").exit_code == 2  # has children: refused without -r
+    assert kv.exists("/a")
+    assert run(kv, "rm", "-r", "/a").exit_code == 0
     assert not kv.exists("/a")
 
 

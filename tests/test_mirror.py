@@ -12,7 +12,8 @@ import qcss
 
 @pytest.fixture(params=["mem", "sqlite"])
 def kv(request: pytest.FixtureRequest, tmp_path: Path) -> qcss.KvInterface:
-    return qcss.open("mem://" if request.param == "mem" else f"sqlite:///{tmp_path / 'm.db'}")
+    url = f"sqlite:///{tmp_path / 'm.db'}?create=1"
+    return qcss.open("mem://" if request.param == "mem" else url)
 
 
 def entries(s: qcss.Snapshot) -> list[tuple[str, bytes, int, int, int]]:

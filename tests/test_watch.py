@@ -32,7 +32,7 @@ WAIT = 60.0
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store several processes can open."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'feed.db'}"
+        yield f"sqlite:///{tmp_path / 'feed.db'}?create=1"
     else:
         server: mysqld.Server = request.getfixturevalue("mysql_server")
         with server.fresh_database() as url:
@@ -41,7 +41,8 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(params=["mem", "sqlite"])
 def any_kv(request: pytest.FixtureRequest, tmp_path: Path) -> qcss.KvInterface:
-    return qcss.open("mem://" if request.param == "mem" else f"sqlite:///{tmp_path / 'w.db'}")
+    url = f"sqlite:///{tmp_path / 'w.db'}?create=1"
+    return qcss.open("mem://" if request.param == "mem" else url)
 
 
 class Collector:
@@ -297,7 +298,7 @@ def test_server_restart_during_watching(own_mariadb: MariaDB) -> None:
 
 
 def test_cli_watch_history_compact(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    url = f"sqlite:///{tmp_path / 'cli.db'}?create=1"
     kv = qcss.open(url)
     kv.set("/h/k", "1")
     kv.set("/h/k", "2")
@@ -351,7 +352,7 @@ def test_a_store_restored_to_an_older_revision_is_resynced(tmp_path: Path) -> No
     # Restore a copy of the tables taken at revision 2 under a running watcher:
     # the store's revision goes backwards, which only a restore can do.
     path = tmp_path / "restored.db"
-    kv = qcss.open(f"sqlite:///{path}")
+    kv = qcss.open(f"sqlite:///{path}?create=1")
     kv.set("/r/a", "1")
     db = sqlite3.connect(path)
     for t in ("qcss_meta", "qcss_kv", "qcss_changes"):

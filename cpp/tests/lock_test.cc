@@ -33,7 +33,7 @@ struct Stores {
     Stores() {
 #ifdef QCSS_WITH_SQLITE
         sqlitePath = "/tmp/" + randomName("qcss_l_") + ".db";
-        urls.push_back("sqlite://" + sqlitePath);
+        urls.push_back("sqlite://" + sqlitePath + "?create=1");
 #endif
 #ifdef QCSS_WITH_MYSQL
         if (mysqlAvailable()) {

@@ -2,6 +2,7 @@
 // $QCSS_TEST_MYSQL_URL, default mysql://root@127.0.0.1:3306/<fresh database>).
 // Every case runs on each backend; MySQL cases fail (not skip) when CI is set
 // and no server answers.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -35,7 +36,7 @@ struct Store {
 
 Store sqliteStore() {
     std::string const path = "/tmp/" + randomName("qcss_sqlite_test_") + ".db";
-    return Store{"sqlite://" + path, [path] {
+    return Store{"sqlite://" + path + "?create=1", [path] {
                      std::remove(path.c_str());
                      std::remove((path + "-wal").c_str());
                      std::remove((path + "-shm").c_str());
@@ -549,8 +550,9 @@ TEST_CASE("getMany: many keys in one consistent read; bad options are ConfigErro
         CHECK_EQ(got["/m/k1199"], std::string("1199"));
         CHECK_EQ(kv->getChildren("/m").size(), 1200u);
         CHECK_EQ(kv->changes(0).size(), 1201u);
-        CHECK_THROWS(open(url + "?pool_size=lots"), ConfigError);
-        CHECK_THROWS(open(url + "?retry_timeout=-1"), ConfigError);
+        std::string const sep = url.find('?') == std::string::npos ? "?" : "&";
+        CHECK_THROWS(open(url + sep + "pool_size=lots"), ConfigError);
+        CHECK_THROWS(open(url + sep + "retry_timeout=-1"), ConfigError);
     });
 }
 
@@ -558,11 +560,27 @@ TEST_CASE("sqlite: schema version checks") {
 #ifdef QCSS_WITH_SQLITE
     Store s = sqliteStore();
     { auto kv = open(s.url); kv->set("/a", "1"); }
-    std::string const path = s.url.substr(9);
+    std::string const path = s.url.substr(9, s.url.find('?') - 9);
     CHECK_EQ(std::system(("sqlite3 " + path + " \"UPDATE qcss_schema_version SET version = version + 98\"").c_str()), 0);
     CHECK_THROWS(open(s.url), SchemaError);
     s.cleanup();
-    CHECK_THROWS(open("sqlite:///nonexistent-dir-qcss/x.db", true), ConnError);
+    CHECK_THROWS(open("sqlite:///nonexistent-dir-qcss/x.db", true), ConfigError);
+#endif
+}
+
+TEST_CASE("sqlite: a missing file is refused unless ?create=1; sqlite://relative is refused") {
+#ifdef QCSS_WITH_SQLITE
+    std::string const dir = "/tmp/" + randomName("qcss_missing_");
+    std::string const file = dir + "/x.db";
+    struct stat st{};
+    CHECK_THROWS(open("sqlite://" + file), ConfigError);
+    CHECK_THROWS(open("sqlite://" + file, true), ConfigError);
+    CHECK(::stat(dir.c_str(), &st) != 0);  // nothing created
+    CHECK_THROWS(open("sqlite://tmp/x.db"), ConfigError);
+    open("sqlite://" + file + "?create=1")->set("/a", "1");
+    CHECK_EQ(open("sqlite://" + file, true)->get("/a"), "1");
+    for (char const* sfx : {"", "-wal", "-shm"}) std::remove((file + sfx).c_str());
+    ::rmdir(dir.c_str());
 #endif
 }
 
@@ -614,7 +632,7 @@ TEST_CASE("mysql: a killed connection is re-established and the read retried") {
     if (!mysqlAvailable()) return;
     Store s = mysqlStore();
     {
-        auto kv = open(s.url + "?pool_size=1");
+        auto kv = open(s.url + (s.url.find('?') == std::string::npos ? "?" : "&") + "pool_size=1");
         kv->set("/x", "1");
         // Kill every connection of this database but ours-to-come: the pooled one dies.
         detail::mysqlServerExec(withDb(mysqlServer(), "mysql"),

@@ -10,6 +10,7 @@ the others live in their own modules and are added below.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -18,48 +19,64 @@ import qcss
 from qcss.cli_common import (
     EXIT_CODES,
     EXIT_USAGE,
+    OUTPUTS,
+    URL_HELP,
     Ctx,
+    add_global_options,
     emit,
     handled,
     json_value,
     parse_value,
     pass_ctx,
+    plain,
+    set_current,
     show_value,
 )
 from qcss.cli_css import chunk, css_group, db, node, table
 from qcss.cli_lock import COMMANDS as LOCK_COMMANDS
+from qcss.cli_ops import COMMANDS as OPS_COMMANDS
+from qcss.cli_ops import add_completion
 from qcss.cli_schema import schema
 from qcss.cli_watch import compact, history, watch
 from qcss.migrate.cli import import_cmd, restore_cmd, write_dump
+from qcss.migrate.plan import RESERVED_ROOT, is_reserved
 
 __all__ = ["EXIT_CODES", "EXIT_USAGE", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--url", envvar="QCSS_URL", default=None,
-              help="Store URL (mem://, sqlite:///path, mysql://user@host/db). "
-                   "Default: $QCSS_URL, else the embedded SQLite store.")
-@click.option("-o", "--output", type=click.Choice(["text", "json", "table"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--url", envvar="QCSS_URL", default=None, help=URL_HELP)
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="text",
+              show_default=True, help="Output format (table and tsv have a header row).")
 @click.option("--read-only", is_flag=True, help="Open the store read-only.")
 @click.version_option(package_name="qcss", prog_name="css-admin")
 @click.pass_context
 def cli(cctx: click.Context, url: str | None, output: str, read_only: bool) -> None:
-    """Administer a qcss Central State System store."""
+    """Administer a qcss Central State System store.
+
+    The global options (--url, -o/--output, --read-only) may also follow the verb:
+    `css-admin db list -o json`, `css-admin ls / --url sqlite:///srv/css.db`.
+    """
     # An embedding program (or a test) may hand over an open store as `obj`.
     # (Not checked with isinstance: `css-admin schema` must run without the C++ core.)
     given = cctx.obj
     cctx.obj = Ctx(url=url, output=output, read_only=read_only, _kv=given)
+    set_current(cctx.obj)
 
 
 @cli.command()
 @click.argument("key")
+@click.option("--print-value-only", is_flag=True,
+              help="Text output: the value alone (the default; kept for etcdctl users).")
+@click.option("-k", "--with-key", is_flag=True, help="Text output: KEY on a line, then the value.")
 @pass_ctx
-def get(ctx: Ctx, key: str) -> None:
+def get(ctx: Ctx, key: str, print_value_only: bool, with_key: bool) -> None:
     """Print the value of KEY."""
     with handled():
         value = ctx.kv().get(key)
-    emit(ctx, {"key": key, "value": json_value(value)}, lambda: show_value(value))
+    emit(ctx, {"key": key, "value": json_value(value)},
+         lambda: show_value(value) if print_value_only or not with_key
+         else f"{key}\n{show_value(value)}")
 
 
 @cli.command("set")
@@ -72,7 +89,7 @@ def set_cmd(ctx: Ctx, key: str, value: str, version: int) -> None:
     """Create or overwrite KEY with VALUE ('-' reads stdin, 'base64:...' decodes)."""
     with handled():
         new_version = ctx.kv().set(key, parse_value(value), version)
-    emit(ctx, {"key": key, "version": new_version}, lambda: str(new_version))
+    emit(ctx, {"key": key, "version": new_version}, lambda: f"{key} version {new_version}")
 
 
 @cli.command()
@@ -103,7 +120,7 @@ def stat(ctx: Ctx, key: str) -> None:
         "dataLength": s.dataLength,
         "lease": s.lease,
     }
-    emit(ctx, data, lambda: "\n".join(f"{k}: {v}" for k, v in data.items()))
+    emit(ctx, data, lambda: "\n".join(f"{k}: {plain(v)}" for k, v in data.items()))
 
 
 @cli.command()
@@ -116,28 +133,41 @@ def ls(ctx: Ctx, key: str, recursive: bool) -> None:
         kv = ctx.kv()
         if not recursive:
             names = kv.getChildren(key)
-            emit(ctx, names, lambda: "\n".join(names))
+            emit(ctx, names, lambda: "\n".join(names), rows=(["name"], [[n] for n in names]),
+                 empty=f"(no keys under {key})")
             return
         if not kv.exists(key):
             raise qcss.NoSuchKey(f"key '{key}' does not exist")
         snap = kv.snapshot(key)
     entries = [(k, v) for k, v in snap.items() if k != key]
-    if ctx.output == "json":
-        emit(ctx, {k: json_value(v) for k, v in entries}, str)
-    else:
-        width = max((len(k) for k, _ in entries), default=0)
-        emit(ctx, None, lambda: "\n".join(f"{k:<{width}}  {show_value(v)}" for k, v in entries))
+    width = max((len(k) for k, _ in entries), default=0)
+    emit(ctx, {k: json_value(v) for k, v in entries},
+         lambda: "\n".join(f"{k:<{width}}  {show_value(v)}" for k, v in entries),
+         rows=(["key", "value"], [[k, v] for k, v in entries]), empty=f"(no keys under {key})")
 
 
 @cli.command()
 @click.argument("key")
 @click.option("--version", "version", type=int, default=-1,
               help="Compare-and-delete: only if KEY has this version.")
+@click.option("-r", "--recursive", is_flag=True, help="Also delete every key under KEY.")
 @pass_ctx
-def rm(ctx: Ctx, key: str, version: int) -> None:
-    """Delete KEY and its whole subtree."""
+def rm(ctx: Ctx, key: str, version: int, recursive: bool) -> None:
+    """Delete KEY (with -r: and its whole subtree); print what was removed."""
     with handled():
-        ctx.kv().deleteKey(key, version)
+        kv = ctx.kv()
+        st = kv.getStat(key)
+        if st.numChildren and not recursive and key != "/":  # "/": the library refuses
+            click.echo(f"Error: {key} has {st.numChildren} child key(s); "
+                       "use `rm -r` to delete the subtree", err=True)
+            sys.exit(EXIT_USAGE)
+        removed = ([k for k, _ in kv.snapshot(key).items()] if recursive and st.numChildren
+                   else [key])
+        # The subtree read above may change before the delete: a version check of KEY
+        # cannot see its children, so the listing is what was there just before.
+        kv.deleteKey(key, version)
+    emit(ctx, {"removed": removed}, lambda: "\n".join(f"removed {k}" for k in removed),
+         rows=(["removed"], [[k] for k in removed]))
 
 
 @cli.command()
@@ -152,23 +182,37 @@ def rm(ctx: Ctx, key: str, version: int) -> None:
                    "to a lease (with their subtrees), left out by default because restored "
                    "they would hold locks forever and turn ephemeral keys permanent. The "
                    "count left out is reported on stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="--format qcss: a progress bar on stderr (default: on a terminal, for "
+                   "long dumps).")
 @pass_ctx
-def dump(ctx: Ctx, key: str, fmt: str, include_ephemeral: bool) -> None:
-    """Print every key under KEY (all when omitted)."""
+def dump(ctx: Ctx, key: str, fmt: str, include_ephemeral: bool, progress: bool | None) -> None:
+    """Print every key under KEY (all when omitted).
+
+    The Qserv format is read back by `css-admin import`; the qcss format by
+    `css-admin restore` (or import).
+    """
     with handled():
         if fmt == "qcss":
             report = write_dump(ctx.kv(), sys.stdout, key or "/",
-                                include_ephemeral=include_ephemeral)
+                                include_ephemeral=include_ephemeral, progress=progress)
             if report.skipped:
                 click.echo(report.describe_skipped(), err=True)
             return
         text = ctx.kv().dumpKV(key)
-    click.echo(text)
+    # One key per line, and without the lock namespace unless asked for.
+    pairs = json.loads(text, object_pairs_hook=list)
+    kept = [(k, v) for k, v in pairs if include_ephemeral or not is_reserved(k)]
+    if len(kept) < len(pairs):
+        click.echo(f"dump: skipped {len(pairs) - len(kept)} key(s) of the lock namespace "
+                   f"({RESERVED_ROOT}; --include-ephemeral keeps them)", err=True)
+    click.echo(json.dumps(dict(kept), indent=1, ensure_ascii=False))
 
 
 cli.add_command(import_cmd, "import")
 cli.add_command(restore_cmd, "restore")
-for _cmd in (schema, watch, history, compact, *LOCK_COMMANDS, db, table, node, chunk, css_group):
+for _cmd in (schema, watch, history, compact, *LOCK_COMMANDS, db, table, node, chunk, css_group,
+             *OPS_COMMANDS):
     cli.add_command(_cmd)
 
 
@@ -184,6 +228,8 @@ def _same_help_options(cmd: click.Command) -> None:
 
 
 _same_help_options(cli)
+add_global_options(cli)
+add_completion(cli)
 
 
 def main() -> None:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
 import sys
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -68,6 +72,50 @@ class Ctx:
         return self._kv
 
 
+# The command's store, for the lock-wait notice (set by Ctx users through `handled`).
+_current: list[Ctx] = []
+
+def set_current(ctx: Ctx) -> None:
+    """The store of the command being run (one per process; the shell reuses it)."""
+    _current[:] = [ctx]
+
+
+WAIT_NOTICE_AFTER = 1.0  # seconds a command may wait on a lock before saying so
+
+
+def describe_holders(infos: list[Any], key: str) -> str:
+    """'owner@host pid N (purpose) since T' for the holders of the lock on `key`."""
+    parts = []
+    for i in infos:
+        if i.key != key or not i.held:
+            continue
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(i.acquiredAt))
+        purpose = f" ({i.purpose})" if i.purpose else ""
+        parts.append(f"{i.owner}@{i.host} pid {i.pid}{purpose} since {since}")
+    return "; ".join(parts)
+
+
+def _wait_notice(ctx: Ctx, done: threading.Event) -> None:
+    """After WAIT_NOTICE_AFTER s, if this process has a lock request waiting, say on
+    stderr who holds that lock (through a handle of its own on the same store)."""
+    if done.wait(WAIT_NOTICE_AFTER) or ctx._kv is None:
+        return
+    try:
+        url = ctx._kv.url()
+        if url.startswith("mem:"):
+            return  # a second handle would be another store; no other process shares it
+        other = qcss.open(url, readOnly=True)
+        host, pid = socket.gethostname(), os.getpid()
+        infos = other.locks("/")
+        mine = {i.key for i in infos if not i.held and i.pid == pid and i.host == host}
+        for key in sorted(mine):
+            holders = describe_holders(infos, key)
+            if holders and not done.is_set():
+                click.echo(f"waiting for lock on {key} held by {holders}", err=True)
+    except Exception:  # a notice only: never fail the command for it
+        return
+
+
 def exit_code(cls: type[BaseException]) -> int:
     """The exit code css-admin uses for errors of class `cls`."""
     return next(code for c, code, _ in EXIT_CODES if issubclass(cls, c))
@@ -83,10 +131,21 @@ def fail(exc: BaseException) -> NoReturn:
 
 @contextmanager
 def handled() -> Iterator[None]:
+    """Map qcss errors to css-admin's exit codes; while the block runs longer than a
+    second waiting on a lock, tell the operator who holds it."""
+    done = threading.Event()
+    watcher = None
+    if _current:
+        watcher = threading.Thread(target=_wait_notice, args=(_current[-1], done), daemon=True)
+        watcher.start()
     try:
         yield
     except qcss.CssError as exc:
         fail(exc)
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
 
 
 def show_value(value: bytes) -> str:
@@ -114,15 +173,122 @@ def parse_value(value: str) -> bytes:
     return value.encode("utf-8")
 
 
-def emit(ctx: Ctx, data: Any, text: Callable[[], str]) -> None:
+OUTPUTS = ["text", "json", "table", "tsv"]
+
+
+def plain(v: Any) -> str:
+    """A scalar for text, table and tsv output: booleans as true/false, None as -."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "-"
+    if isinstance(v, bytes):
+        return show_value(v)
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def aligned(headers: Sequence[str], rows: Sequence[Sequence[Any]], rule: bool = True) -> str:
+    """Columns padded to a common width (a rule under the header when `rule`)."""
+    cells = [[str(h) for h in headers]] + [[plain(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    if rule:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _tsv_cell(v: Any) -> str:
+    return plain(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def tabulate(data: Any) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows for any command's data: a list of dicts (one row each), a
+    dict (key, value), a list of scalars (one column)."""
+    if isinstance(data, list):
+        if data and all(isinstance(d, dict) for d in data):
+            headers = list(data[0])
+            return headers, [[d.get(h) for h in headers] for d in data]
+        return ["value"], [[d] for d in data]
+    if isinstance(data, dict):
+        return ["field", "value"], [[k, v] for k, v in data.items()]
+    return ["value"], [[data]]
+
+
+def emit(ctx: Ctx, data: Any, text: Callable[[], str],
+         rows: tuple[Sequence[str], Sequence[Sequence[Any]]] | None = None,
+         empty: str | None = None) -> None:
+    """Print a result: json (data), table (aligned, with a header), tsv (tab-separated,
+    with a header) or text (`text()`). `rows` (headers, rows) overrides the table/tsv
+    shape derived from `data`. `empty`: said on stderr in text/table mode when there
+    is nothing to show (stdout stays empty for scripts)."""
     if ctx.output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False))
-    else:
-        out = text()
-        if out:
-            click.echo(out)
+        return
+    if ctx.output in ("table", "tsv"):
+        headers, body = rows if rows is not None else tabulate(data)
+        if ctx.output == "tsv":
+            for r in [list(headers), *body]:
+                click.echo("\t".join(_tsv_cell(c) for c in r))
+            return
+        if not body and empty:
+            click.echo(empty, err=True)
+            return
+        click.echo(aligned(headers, body))
+        return
+    out = text()
+    if out:
+        click.echo(out)
+    elif empty:
+        click.echo(empty, err=True)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+# ---- global options, also accepted after the verb (as etcdctl's) ----------------------
+
+URL_HELP = ("Store URL (mem://, sqlite:///path, mysql://user@host/db). "
+            "Default: $QCSS_URL, else the embedded SQLite store.")
+
+
+def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(cctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False:
+            return value  # not given here: keep what the group got
+        cctx.meta[f"qcss.global.{name}"] = value  # for groups run without the main CLI
+        root = cctx.find_root().obj
+        if isinstance(root, Ctx):
+            setattr(root, name, value)
+        return value
+    return callback
+
+
+def global_options() -> list[click.Option]:
+    """--url, -o/--output and --read-only as every verb's own (hidden) options, so that
+    `css-admin db list -o json` and `css-admin ls / --url ...` work."""
+    return [
+        click.Option(["--url"], default=None, expose_value=False, hidden=True,
+                     callback=_set_global("url"), help=URL_HELP),
+        click.Option(["-o", "--output"], type=click.Choice(OUTPUTS), default=None,
+                     expose_value=False, hidden=True, callback=_set_global("output"),
+                     help="Output format."),
+        click.Option(["--read-only"], is_flag=True, default=False, expose_value=False,
+                     hidden=True, callback=_set_global("read_only"),
+                     help="Open the store read-only."),
+    ]
+
+
+def add_global_options(cmd: click.Command) -> None:
+    """Give every verb under `cmd` the global options it does not define itself."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            add_global_options(sub)
+        return
+    taken = {o for p in cmd.params for o in getattr(p, "opts", [])}
+    for opt in global_options():
+        if not taken.intersection(opt.opts):
+            cmd.params.append(opt)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 import qcss
-from qcss.cli_common import Ctx, emit, handled
+from qcss.cli_common import Ctx, aligned, emit, handled, plain
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
@@ -109,14 +109,6 @@ def _put(params: dict[str, str], **flags: Any) -> dict[str, str]:
     return out
 
 
-def table_text(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def emit_rows(
     ctx: Ctx,
     headers: Sequence[str],
@@ -124,10 +116,7 @@ def emit_rows(
     data: Any,
     text: Callable[[], str],
 ) -> None:
-    if ctx.output == "table":
-        click.echo(table_text(headers, rows))
-    else:
-        emit(ctx, data, text)
+    emit(ctx, data, text, rows=(headers, rows))
 
 
 def striping_dict(s: qcss.StripingParams) -> dict[str, Any]:
@@ -172,10 +161,36 @@ def nested_text(data: dict[str, Any], indent: str = "") -> str:
             lines.append(f"{indent}{k}:")
             lines.append(nested_text(v, indent + "  "))
         elif isinstance(v, list):
-            lines.append(f"{indent}{k}: {', '.join(str(x) for x in v)}")
+            lines.append(f"{indent}{k}: {', '.join(plain(x) for x in v)}")
         else:
-            lines.append(f"{indent}{k}: {v}")
+            lines.append(f"{indent}{k}: {plain(v)}")
     return "\n".join(line for line in lines if line)
+
+
+# Valid values (Qserv's css/constants.h and CssAccess.h); --force skips the check for
+# the lenient, Qserv-compatible path (any text is stored as given).
+STORAGE_CLASSES = ("L1", "L2", "L3")
+RELEASE_STATUSES = ("RELEASED", "UNRELEASED")
+NODE_STATES = ("ACTIVE", "INACTIVE", "CREATING")
+STATUSES = ("READY", "DO_NOT_USE")
+STATUS_PREFIXES = ("PENDING_CREATE:", "PENDING_DROP:", "FAILED:")
+FORCE = click.option("--force", is_flag=True,
+                     help="Store the value even if it is not one of the valid ones.")
+
+
+def check_value(value: str | None, valid: Sequence[str], what: str, force: bool,
+                prefixes: Sequence[str] = ()) -> None:
+    """Refuse `value` unless it is one of `valid` or starts with one of `prefixes`."""
+    if value is None or force or value in valid or any(
+            value.startswith(p) and len(value) > len(p) for p in prefixes):
+        return
+    choices = ", ".join([*valid, *(p + "..." for p in prefixes)])
+    raise click.BadParameter(f"{value!r} is not a valid {what} (one of: {choices}; "
+                             "--force stores it anyway)")
+
+
+def check_status(value: str | None, force: bool) -> None:
+    check_value(value, STATUSES, "status", force, STATUS_PREFIXES)
 
 
 def progress(msg: str) -> None:
@@ -213,7 +228,8 @@ def db_list(ctx: Ctx) -> None:
         status = css_of(ctx).getDbStatus()
     rows = sorted(status.items())
     emit_rows(ctx, ["database", "status"], rows, dict(rows),
-              lambda: "\n".join(f"{n}  {s}" for n, s in rows))
+              lambda: aligned(["database", "status"], rows, rule=False).split("\n", 1)[-1]
+              if rows else "")
 
 
 @db.command("show")
@@ -248,14 +264,18 @@ def db_show(ctx: Ctx, name: str) -> None:
 @click.option("--storage-class", help="L1, L2 or L3 (default L2).")
 @click.option("--release-status", help="RELEASED or UNRELEASED (default UNRELEASED).")
 @click.option("--status", "status", default="READY", show_default=True, help="Initial status.")
+@FORCE
 @pass_ctx
 def db_create(ctx: Ctx, name: str, params_file: str | None, stripes: int | None,
               sub_stripes: int | None, overlap: str | None, storage_class: str | None,
-              release_status: str | None, status: str) -> None:
+              release_status: str | None, status: str, force: bool) -> None:
     """Create database NAME (one transaction, with its partitioning entry)."""
     with handled():
         p = _put(read_params(params_file), nStripes=stripes, nSubStripes=sub_stripes,
                  overlap=overlap, storageClass=storage_class, releaseStatus=release_status)
+        check_value(p.get("storageClass") or None, STORAGE_CLASSES, "storage class", force)
+        check_value(p.get("releaseStatus") or None, RELEASE_STATUSES, "release status", force)
+        check_status(status, force)
         striping = qcss.StripingParams(
             _int(p, "nStripes", "stripes"),
             _int(p, "nSubStripes", "subStripes"),
@@ -314,9 +334,15 @@ def db_drop(ctx: Ctx, name: str, expect_status: str | None) -> None:
 @click.argument("name")
 @click.argument("new_status", required=False)
 @click.option("--expect", default=None, help="Compare-and-set: only if the status is this.")
+@FORCE
 @pass_ctx
-def db_status(ctx: Ctx, name: str, new_status: str | None, expect: str | None) -> None:
-    """Print NAME's status, or set it to NEW_STATUS (with --expect: compare-and-set)."""
+def db_status(ctx: Ctx, name: str, new_status: str | None, expect: str | None,
+              force: bool) -> None:
+    """Print NAME's status, or set it to NEW_STATUS (with --expect: compare-and-set).
+
+    Valid statuses: READY, DO_NOT_USE, PENDING_CREATE:<time>, PENDING_DROP:<time>,
+    FAILED:<message>."""
+    check_status(new_status, force)
     with handled():
         css = css_of(ctx)
     set_or_show_status(ctx, name, new_status, expect, lambda: css.getDbStatus(name),
@@ -341,7 +367,8 @@ def table_list(ctx: Ctx, dbname: str, all_: bool) -> None:
         status = css_of(ctx).getTableStatus(dbname)
     rows = sorted((t, s) for t, s in status.items() if all_ or s == "READY")
     emit_rows(ctx, ["table", "status"], rows, dict(rows),
-              lambda: "\n".join(f"{t}  {s}" for t, s in rows))
+              lambda: aligned(["table", "status"], rows, rule=False).split("\n", 1)[-1]
+              if rows else "")
 
 
 @table.command("show")
@@ -451,10 +478,12 @@ def table_drop(ctx: Ctx, dbname: str, tablename: str) -> None:
 @click.argument("tablename")
 @click.argument("new_status", required=False)
 @click.option("--expect", default=None, help="Compare-and-set: only if the status is this.")
+@FORCE
 @pass_ctx
 def table_status(ctx: Ctx, dbname: str, tablename: str, new_status: str | None,
-                 expect: str | None) -> None:
+                 expect: str | None, force: bool) -> None:
     """Print a table's status, or set it to NEW_STATUS (--expect: compare-and-set)."""
+    check_status(new_status, force)
     with handled():
         css = css_of(ctx)
     set_or_show_status(ctx, f"{dbname}.{tablename}", new_status, expect,
@@ -483,7 +512,8 @@ def node_list(ctx: Ctx) -> None:
     data = [node_dict(n, p) for n, p in sorted(nodes.items())]
     rows = [[d["name"], d["state"], d["type"], d["host"], d["port"]] for d in data]
     emit_rows(ctx, ["node", "state", "type", "host", "port"], rows, data,
-              lambda: "\n".join("  ".join(str(c) for c in r) for r in rows))
+              lambda: aligned(["node", "state", "type", "host", "port"], rows,
+                              rule=False).split("\n", 1)[-1] if rows else "")
 
 
 @node.command("show")
@@ -505,9 +535,12 @@ def node_show(ctx: Ctx, name: str) -> None:
 @click.option("--port", type=int, default=0)
 @click.option("--state", default="ACTIVE", show_default=True,
               help="ACTIVE, INACTIVE or CREATING.")
+@FORCE
 @pass_ctx
-def node_add(ctx: Ctx, name: str, type_: str, host: str, port: int, state: str) -> None:
+def node_add(ctx: Ctx, name: str, type_: str, host: str, port: int, state: str,
+             force: bool) -> None:
     """Add node NAME."""
+    check_value(state, NODE_STATES, "node state", force)
     with handled():
         css_of(ctx).addNode(name, qcss.NodeParams(type_, host or name, port, state))
     emit(ctx, {"name": name}, lambda: f"added node {name}")
@@ -517,9 +550,11 @@ def node_add(ctx: Ctx, name: str, type_: str, host: str, port: int, state: str) 
 @click.argument("name")
 @click.argument("state")
 @click.option("--expect", default=None, help="Compare-and-set: only if the state is this.")
+@FORCE
 @pass_ctx
-def node_set_state(ctx: Ctx, name: str, state: str, expect: str | None) -> None:
-    """Set node NAME's state (ACTIVE, INACTIVE, ...)."""
+def node_set_state(ctx: Ctx, name: str, state: str, expect: str | None, force: bool) -> None:
+    """Set node NAME's state (ACTIVE, INACTIVE or CREATING)."""
+    check_value(state, NODE_STATES, "node state", force)
     with handled():
         css_of(ctx).setNodeState(name, state, expect)
     emit(ctx, {"name": name, "state": state}, lambda: state)
@@ -561,14 +596,16 @@ def chunk_list(ctx: Ctx, dbname: str | None, tablename: str | None,
             data: Any = [dict(zip(["db", "table", "chunk", "replica"], r, strict=True))
                          for r in rows]
             emit_rows(ctx, ["db", "table", "chunk", "replica"], rows, data,
-                      lambda: "\n".join(f"{r[0]}.{r[1]}  {r[2]}" for r in rows))
+                      lambda: aligned(["table", "chunk"], [[f"{r[0]}.{r[1]}", r[2]] for r in rows],
+                                      rule=False).split("\n", 1)[-1] if rows else "")
             return
         if dbname is None or tablename is None:
             raise click.UsageError("give DBNAME TABLENAME, or --node NODE")
         chunks = css.getChunks(dbname, tablename)
     rows2 = [[c, ",".join(nodes)] for c, nodes in sorted(chunks.items())]
     emit_rows(ctx, ["chunk", "nodes"], rows2, {str(c): n for c, n in sorted(chunks.items())},
-              lambda: "\n".join(f"{c}  {n}" for c, n in rows2))
+              lambda: aligned(["chunk", "nodes"], rows2, rule=False).split("\n", 1)[-1]
+              if rows2 else "")
 
 
 @chunk.command("add")
@@ -576,11 +613,23 @@ def chunk_list(ctx: Ctx, dbname: str | None, tablename: str | None,
 @click.argument("tablename")
 @click.argument("chunk_id", metavar="CHUNK", type=int)
 @click.argument("nodes", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Accept nodes that are not registered (node add).")
 @pass_ctx
-def chunk_add(ctx: Ctx, dbname: str, tablename: str, chunk_id: int, nodes: tuple[str, ...]) -> None:
-    """Add replicas of CHUNK of DBNAME.TABLENAME on NODES (one transaction)."""
+def chunk_add(ctx: Ctx, dbname: str, tablename: str, chunk_id: int, nodes: tuple[str, ...],
+              force: bool) -> None:
+    """Add replicas of CHUNK of DBNAME.TABLENAME on NODES (one transaction); every node
+    must be registered (`node add`) unless --force."""
     with handled():
-        css_of(ctx).addChunk(dbname, tablename, chunk_id, list(nodes))
+        css = css_of(ctx)
+        if not force:
+            css.getTableStatus(dbname, tablename)  # NoSuchDb / NoSuchTable first
+            known = css.getAllNodeParams()
+            unknown = [n for n in nodes if n not in known]
+            if unknown:
+                raise click.BadParameter(
+                    f"unknown node(s) {', '.join(unknown)} (registered: "
+                    f"{', '.join(sorted(known)) or 'none'}; --force adds the replica anyway)")
+        css.addChunk(dbname, tablename, chunk_id, list(nodes))
     emit(ctx, {"db": dbname, "table": tablename, "chunk": chunk_id, "nodes": list(nodes)},
          lambda: f"added chunk {chunk_id} on {', '.join(nodes)}")
 

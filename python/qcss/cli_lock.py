@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 import qcss
-from qcss.cli_common import Ctx, emit, handled, pass_ctx
+from qcss.cli_common import Ctx, emit, exit_code, handled, pass_ctx
 
 
 def _when(t: float) -> str:
@@ -49,7 +49,8 @@ def locks_cmd(ctx: Ctx, prefix: str) -> None:
     """List the locks (held and waiting) on PREFIX and keys under it."""
     with handled():
         infos = ctx.kv().locks(prefix)
-    emit(ctx, [i.asdict() for i in infos], lambda: _lock_rows(infos))
+    emit(ctx, [i.asdict() for i in infos], lambda: _lock_rows(infos),
+         empty=f"(no locks on {prefix} or under it)")
 
 
 @click.command("leases")
@@ -74,7 +75,8 @@ def leases_cmd(ctx: Ctx, reap: bool) -> None:
             out = f"reaped {reaped} expired lease(s)" + ("\n" + out if out else "")
         return out
 
-    emit(ctx, {"reaped": reaped, "leases": data} if reap else data, text)
+    emit(ctx, {"reaped": reaped, "leases": data} if reap else data, text,
+         empty="(no live leases)")
 
 
 @click.command("lock", context_settings={"ignore_unknown_options": True})
@@ -90,6 +92,9 @@ def leases_cmd(ctx: Ctx, reap: bool) -> None:
 def lock_cmd(ctx: Ctx, key: str, command: tuple[str, ...], shared: bool, timeout: float | None,
              ttl: float, purpose: str) -> None:
     """Hold a lock on KEY while running COMMAND (after --); exit with its code.
+
+    If the lock was lost meanwhile (lease expired, `break-lock`), exit 18 even when
+    COMMAND succeeded.
 
     COMMAND gets QCSS_LOCK_KEY and QCSS_LOCK_TOKEN (the fencing token) in its
     environment, so it can guard its writes with txn.checkLock(token).
@@ -119,12 +124,19 @@ def lock_cmd(ctx: Ctx, key: str, command: tuple[str, ...], shared: bool, timeout
             signal.signal(s, handler)
     if code < 0:
         code = 128 - code  # killed by a signal: the shell's convention
-    lost = lk.lost
     with handled():
+        # Lost: the lease expired, or an operator ran `css-admin break-lock` (which
+        # deletes the token key): COMMAND ran (partly) without the lock.
+        lost = lk.lost or not kv.exists(qcss.tokenKey(lk.token))
+    try:
         lk.release()
+    except qcss.CssError:
+        lost = True
     if lost:
-        click.echo(f"Warning: the lease of the lock on {key} was lost while the command ran",
-                   err=True)
+        click.echo(f"Error: the lock on {key} was lost while the command ran (lease expired "
+                   "or lock broken); writes fenced with its token were refused", err=True)
+        if code == 0:
+            code = exit_code(qcss.LeaseExpired)
     sys.exit(code)
 
 

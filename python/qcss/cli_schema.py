@@ -13,13 +13,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from qcss import errors
-from qcss import schema as schema_mod
 from qcss.cli_common import exit_code, handled
+
+if TYPE_CHECKING:  # qcss.schema imports SQLAlchemy: only loaded when a schema verb runs
+    from qcss import schema as schema_mod
 
 
 def default_url() -> str:
@@ -34,6 +36,9 @@ def default_url() -> str:
 def _url(ctx: click.Context, own: str | None) -> str:
     if own:
         return own
+    given = ctx.meta.get("qcss.global.url")  # `css-admin schema init --url ...`
+    if isinstance(given, str) and given:
+        return given
     obj: Any = ctx.find_root().obj
     url = getattr(obj, "url", None)
     return url if isinstance(url, str) and url else default_url()
@@ -62,15 +67,17 @@ def _show(ctx: click.Context, st: schema_mod.SchemaStatus, verb: str) -> None:
 def schema(ctx: click.Context, own_url: str | None) -> None:
     """Install, upgrade and report the SQL schema (mysql:// and sqlite:// stores)."""
     ctx.ensure_object(dict)
-    ctx.meta["qcss.schema.url"] = _url(ctx, own_url)
+    ctx.meta["qcss.schema.own_url"] = own_url
 
 
 @schema.command("status")
 @click.pass_context
 def status_cmd(ctx: click.Context) -> None:
     """Show the installed and pending schema versions (exit 12 if not up to date)."""
+    from qcss import schema as schema_mod
+
     with handled():
-        st = schema_mod.status(ctx.meta["qcss.schema.url"])
+        st = schema_mod.status(_url(ctx, ctx.meta.get("qcss.schema.own_url")))
     _show(ctx, st, "")
     if not st.up_to_date:
         sys.exit(exit_code(errors.SchemaError))
@@ -80,8 +87,10 @@ def status_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def init_cmd(ctx: click.Context) -> None:
     """Install the schema in an empty database (no-op if already up to date)."""
+    from qcss import schema as schema_mod
+
     with handled():
-        st = schema_mod.init(ctx.meta["qcss.schema.url"])
+        st = schema_mod.init(_url(ctx, ctx.meta.get("qcss.schema.own_url")))
     _show(ctx, st, "initialised ")
 
 
@@ -89,6 +98,8 @@ def init_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def upgrade_cmd(ctx: click.Context) -> None:
     """Apply every pending schema file, in order, under an advisory lock."""
+    from qcss import schema as schema_mod
+
     with handled():
-        st = schema_mod.upgrade(ctx.meta["qcss.schema.url"])
+        st = schema_mod.upgrade(_url(ctx, ctx.meta.get("qcss.schema.own_url")))
     _show(ctx, st, "upgraded ")

@@ -77,6 +77,8 @@ def watch(ctx: Ctx, prefix: str, since: int | None, output: str | None, interval
 
     printed = 0
     with handled():
+        if since is not None and since > (head := ctx.kv().revision()):
+            raise qcss.ConfigError(f"--since {since} is beyond the store's head revision {head}")
         w = ctx.kv().watch(prefix, on_changes, sinceRevision=since, interval=interval,
                            onError=on_error, onResync=on_resync)
     try:
@@ -116,10 +118,13 @@ def history(ctx: Ctx, key: str, subtree: bool) -> None:
     with handled():
         kv = ctx.kv()
         changes = kv.changes(kv.compactedRevision(), key)
-    if not subtree:
-        changes = [c for c in changes if c.key == key]
+        if not subtree:
+            changes = [c for c in changes if c.key == key]
+        if not changes and not kv.exists(key):
+            raise qcss.NoSuchKey(f"key '{key}' does not exist and has no history in the log")
     emit(ctx, [change_json(c) for c in changes],
-         lambda: "\n".join(change_text(c) for c in changes))
+         lambda: "\n".join(change_text(c) for c in changes),
+         empty=f"(no changes of {key} in the log)")
 
 
 @click.command()

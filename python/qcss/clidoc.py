@@ -17,10 +17,48 @@ Generated from the commands' `--help` by `python -m qcss.clidoc > docs/cli.md`;
 do not edit by hand.
 
 `css-admin` opens the store named by `--url`, else `$QCSS_URL`, else the
-embedded SQLite store (`qcss.defaultUrl()`). Output is `-o text` (values that
-are not UTF-8 shown as `base64:...`), `-o json` (such values as
-`{"base64": ...}`), or `-o table` where a command has rows. Errors are printed
-as `Error: ...` on stderr, with these exit codes:
+embedded SQLite store (`qcss.defaultUrl()`); any other SQLite file must exist
+(`css-admin schema init --url ...` or `?create=1` creates one). The global
+options `--url`, `-o/--output` and `--read-only` may be given before or after
+the verb (`css-admin db list -o json`). Output is `-o text` (values that are
+not UTF-8 shown as `base64:...`; aligned columns; `true`/`false`), `-o json`
+(such values as `{"base64": ...}`), `-o table` (aligned, with a header) or
+`-o tsv` (tab-separated with a header line; tabs, newlines and backslashes
+escaped). In text mode an empty result prints nothing on stdout and says so on
+stderr. Errors are printed as `Error: ...` on stderr, with these exit codes:
+"""
+
+PEERS = """
+## css-admin for etcdctl and zkCli users
+
+| etcdctl | zkCli.sh / zk-shell | css-admin |
+| --- | --- | --- |
+| `etcdctl get KEY` | `get KEY` | `css-admin get KEY` (`--print-value-only` is the default; `-k` prints the key too) |
+| `etcdctl get --prefix KEY` | `ls -R KEY` / `tree` | `css-admin ls -R KEY`, `css-admin tree KEY --depth N` |
+| `etcdctl put KEY VALUE` | `set KEY VALUE` / `create KEY VALUE` | `css-admin set KEY VALUE` (`--version N`: compare-and-set), `css-admin create KEY VALUE` |
+| `etcdctl del KEY` / `del --prefix` | `delete KEY` / `deleteall KEY` | `css-admin rm KEY` / `css-admin rm -r KEY` |
+| — | `ls KEY`, `stat KEY` | `css-admin ls KEY`, `css-admin stat KEY` |
+| — | zk-shell `find PATH NAME` | `css-admin find PREFIX --name GLOB` |
+| — | zk-shell `cp SRC DST`, `diff A B` | `css-admin cp -r SRC DST`, `css-admin diff A B` (stores or dumps) |
+| `etcdctl watch --prefix KEY --rev N` | `get -w KEY` | `css-admin watch KEY --since N` |
+| `etcdctl endpoint status`, `etcdctl check` | `mntr`, `srvr` | `css-admin status` |
+| `etcdctl compaction REV` | — | `css-admin compact --keep-revisions N` / `--max-age S` |
+| `etcdctl lease list` | — | `css-admin leases` |
+| `etcdctl lock NAME CMD` | — | `css-admin lock KEY -- CMD`, `css-admin locks`, `css-admin break-lock KEY` |
+| `etcdctl snapshot save` / `restore` | zk-shell `cp / json://...` | `css-admin dump --format qcss > f`, `css-admin restore f` |
+| — | zkCli interactive session | `css-admin shell` (history, Tab completes verbs and keys) |
+| `etcdctl completion bash` | — | `css-admin completion bash` (or `zsh`, `fish`) |
+
+## Shell completion
+
+Verbs, options, keys (`get /DBS/<Tab>`) and database names (`db show <Tab>`)
+complete in bash and zsh through click's shell completion, against the store
+of `--url` / `$QCSS_URL`:
+
+```sh
+eval "$(css-admin completion bash)"    # in ~/.bashrc
+eval "$(css-admin completion zsh)"     # in ~/.zshrc
+```
 """
 
 
@@ -53,7 +91,7 @@ def _walk(cmd: click.Command, path: list[str], out: list[str],
 
 
 def render() -> str:
-    out = [INTRO, _exit_code_table()]
+    out = [INTRO, _exit_code_table(), PEERS]
     _walk(cli, ["css-admin"], out)
     _walk(migrate_main, ["css-migrate"], out)
     return "\n".join(out)

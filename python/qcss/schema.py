@@ -54,6 +54,7 @@ __all__ = [
     "latest_version",
     "mask",
     "schema_dir",
+    "server_version",
     "split_statements",
     "status",
     "upgrade",
@@ -182,6 +183,10 @@ def _sqlite_path(url: str) -> Path:
         path = os.path.expanduser(path)
     if not path:
         raise ConfigError(f"sqlite URL without a file path: {url}")
+    if not path.startswith(("/", "./", "../")):  # as the library: sqlite://tmp/x.db is a typo
+        raise ConfigError(f"SQLite URL {url} names the relative path '{path}': write "
+                          f"sqlite:///{path} for an absolute path, or sqlite://./{path} for "
+                          "one relative to the current directory")
     return Path(path)
 
 
@@ -335,7 +340,13 @@ def _advisory_lock(conn: Connection, dialect: str) -> Iterator[None]:
 
 @_retrying
 def status(url: str) -> SchemaStatus:
-    """The schema state of the database at `url`."""
+    """The schema state of the database at `url` (a missing SQLite file: version 0,
+    and it is not created)."""
+    if _dialect_of(url) == "sqlite" and not _sqlite_path(url).exists():
+        fs = files("sqlite")
+        return SchemaStatus(url=mask(url), dialect="sqlite", current=0, dirty=False,
+                            latest=fs[-1].version if fs else 0, applied=[],
+                            pending=[f.name for f in fs])
     with _connected(url) as (conn, dialect):
         try:
             st = _status(conn, url, dialect)
@@ -431,6 +442,17 @@ def _migrate(url: str, *, fresh_only: bool) -> SchemaStatus:
         except sa.exc.SQLAlchemyError as exc:
             if _transient(exc):
                 raise
+            raise _translate(exc, url) from exc
+
+
+def server_version(url: str) -> str:
+    """The server's version: MariaDB/MySQL's VERSION(), or "SQLite x.y.z"."""
+    with _connected(url) as (conn, dialect):
+        try:
+            if dialect == "sqlite":
+                return "SQLite " + str(conn.execute(sa.text("SELECT sqlite_version()")).scalar())
+            return str(conn.execute(sa.text("SELECT VERSION()")).scalar())
+        except sa.exc.SQLAlchemyError as exc:
             raise _translate(exc, url) from exc
 
 

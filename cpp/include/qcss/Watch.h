@@ -121,7 +121,7 @@ std::unique_ptr<Watcher> watch(KvPtr kv, std::string const& prefix, WatchCallbac
 
 struct CompactPlan {
     std::int64_t upToRevision = 0;  ///< changes with revision <= this are dropped
-    std::int64_t removed = 0;       ///< entries removed (after compact)
+    std::int64_t removed = 0;       ///< entries removed (dryRun: entries compact would remove)
 };
 
 /// Compact the log keeping the last `keepRevisions` revisions (-1: no limit by

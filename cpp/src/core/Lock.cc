@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <set>
 #include <thread>
@@ -172,6 +173,30 @@ std::map<std::int64_t, double> liveLeases(KvInterface& kv) {
     std::map<std::int64_t, double> live;
     for (auto const& l : kv.leases()) live.emplace(l.id, l.expiresAt);
     return live;
+}
+
+/// Who holds the lock on `key`, for messages: "owner@host pid N (purpose) since
+/// 2026-11-30T12:00:00Z"; several holders (shared) joined by "; ". Best effort: a
+/// failure to read them yields "".
+std::string holdersOf(KvInterface& kv, std::string const& key) {
+    std::string out;
+    try {
+        for (LockInfo const& li : locks(kv, key)) {
+            if (li.key != key || !li.held) continue;
+            char when[32] = "?";
+            std::time_t const t = static_cast<std::time_t>(li.acquiredAt);
+            std::tm tm{};
+            if (li.acquiredAt > 0 && gmtime_r(&t, &tm) != nullptr)
+                std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            if (!out.empty()) out += "; ";
+            out += li.owner + "@" + li.host + " pid " + std::to_string(li.pid) +
+                   (li.purpose.empty() ? std::string() : " (" + li.purpose + ")") + " since " +
+                   when;
+        }
+    } catch (std::exception const&) {
+        return "";
+    }
+    return out;
 }
 
 }  // namespace
@@ -344,7 +369,10 @@ LockPtr lock(KvPtr kv, std::string const& key, LockOptions opts) {
                                                              now - start).count()) +
                                       " ms waiting for the " +
                                       (opts.shared ? "shared" : "exclusive") + " lock on '" +
-                                      printableKey(key) + "'");
+                                      printableKey(key) + "'" + [&] {
+                                          std::string const h = holdersOf(*kv, key);
+                                          return h.empty() ? h : " held by " + h;
+                                      }());
                 auto sleep = backoff;
                 if (!forever) sleep = std::min<std::chrono::milliseconds>(
                         sleep, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
@@ -393,7 +421,14 @@ std::vector<LockInfo> breakLock(KvInterface& kv, std::string const& key, bool in
         Transaction t = kv.transaction();
         for (auto const& li : all) {
             if (li.key != key || (!li.held && !includeWaiters)) continue;
-            t.checkCreateRevision(li.entryKey, li.token).deleteKey(li.entryKey);
+            // The entry's version too: a grant committed since the snapshot (it sets the
+            // entry and creates the token key) must make this transaction retry, or the
+            // token key would outlive the broken lock and its holder never see the break.
+            std::int64_t version = -1;
+            for (auto const& e : snap.entries)
+                if (e.key == li.entryKey) version = e.stat.version;
+            t.checkCreateRevision(li.entryKey, li.token).check(li.entryKey, version)
+                    .deleteKey(li.entryKey);
             if (kv.exists(tokenKey(li.token))) t.deleteKey(tokenKey(li.token));
             doomed.push_back(li);
         }

@@ -9,8 +9,7 @@ namespace qcss {
 
 std::string version() { return QCSS_VERSION; }
 
-std::string defaultUrl() {
-    if (char const* env = std::getenv("QCSS_URL"); env != nullptr && *env != '\0') return env;
+std::string detail::defaultSqlitePath() {
     std::string dir;
     if (char const* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
         dir = xdg;
@@ -19,7 +18,12 @@ std::string defaultUrl() {
     } else {
         dir = ".";
     }
-    return "sqlite://" + dir + "/qcss/css.db";
+    return dir + "/qcss/css.db";
+}
+
+std::string defaultUrl() {
+    if (char const* env = std::getenv("QCSS_URL"); env != nullptr && *env != '\0') return env;
+    return "sqlite://" + detail::defaultSqlitePath();
 }
 
 KvPtr open(std::string const& url, bool readOnly) {

@@ -207,6 +207,13 @@ CompactPlan compactRetaining(KvInterface& kv, std::int64_t keepRevisions, double
     CompactPlan plan;
     plan.upToRevision = std::max(target, floor);
     if (!dryRun && plan.upToRevision > floor) plan.removed = kv.compact(plan.upToRevision);
+    if (dryRun && plan.upToRevision > floor) {
+        // What compact() would remove: the log entries of the revisions in (floor, upTo].
+        std::int64_t n = 0;
+        for (Change const& c : kv.changes(floor, "/", 0))
+            if (c.revision <= plan.upToRevision) ++n;
+        plan.removed = n;
+    }
     return plan;
 }
 

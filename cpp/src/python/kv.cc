@@ -96,7 +96,13 @@ void bindKv(py::module_& m) {
             .def_readonly("expiresAt", &LeaseInfo::expiresAt)
             .def_readonly("owner", &LeaseInfo::owner)
             .def_readonly("purpose", &LeaseInfo::purpose)
-            .def_readonly("numKeys", &LeaseInfo::numKeys);
+            .def_readonly("numKeys", &LeaseInfo::numKeys)
+            .def("__repr__", [](LeaseInfo const& l) {
+                return "LeaseInfo(id=" + std::to_string(l.id) + ", ttlMs=" + std::to_string(l.ttlMs) +
+                       ", owner=" + py::repr(py::str(l.owner)).cast<std::string>() +
+                       ", purpose=" + py::repr(py::str(l.purpose)).cast<std::string>() +
+                       ", numKeys=" + std::to_string(l.numKeys) + ")";
+            });
 
     py::class_<PyTransaction>(m, "Transaction",
                               "Atomic multi-key transaction builder; use kv.transaction().")

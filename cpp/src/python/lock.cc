@@ -178,7 +178,11 @@ or when freed. token is its fencing token (only grows).)doc")
             .def("asdict", &infoDict)
             .def("__repr__", [](LockInfo const& i) {
                 return "LockInfo(" + i.key + ", " + (i.shared ? "shared" : "exclusive") + ", " +
-                       (i.held ? "held" : "waiting") + ", token=" + std::to_string(i.token) + ")";
+                       (i.held ? "held" : "waiting") + ", token=" + std::to_string(i.token) +
+                       ", owner=" + py::repr(py::str(i.owner)).cast<std::string>() +
+                       ", host=" + py::repr(py::str(i.host)).cast<std::string>() +
+                       ", pid=" + std::to_string(i.pid) +
+                       ", purpose=" + py::repr(py::str(i.purpose)).cast<std::string>() + ")";
             });
 
     m.attr("LOCK_ROOT") = kLockRoot;

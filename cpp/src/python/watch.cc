@@ -236,7 +236,12 @@ onError).)doc");
         return mirror(self, prefix, o);
     }, py::arg("prefix") = "/", py::arg("interval") = 0.1,
        "A read-only local copy of prefix, kept current by a watcher (see Mirror).");
-    kv.def("compactRetaining", [](KvInterface& self, std::optional<std::int64_t> keepRevisions,
+    // compactRetaining's result: a named tuple (still unpacks as (upToRevision, removed)).
+    py::object compactResult = py::module_::import("collections").attr("namedtuple")(
+            "CompactResult", py::make_tuple("upToRevision", "removed"));
+    compactResult.attr("__module__") = "qcss";
+    m.attr("CompactResult") = compactResult;
+    kv.def("compactRetaining", [compactResult](KvInterface& self, std::optional<std::int64_t> keepRevisions,
                                   std::optional<double> maxAgeSeconds, bool dryRun) {
         CompactPlan p;
         {
@@ -244,11 +249,11 @@ onError).)doc");
             p = compactRetaining(self, keepRevisions ? *keepRevisions : -1,
                                  maxAgeSeconds ? *maxAgeSeconds : -1.0, dryRun);
         }
-        return py::make_tuple(p.upToRevision, p.removed);
+        return compactResult(p.upToRevision, p.removed);
     }, py::arg("keepRevisions") = py::none(), py::arg("maxAgeSeconds") = py::none(),
        py::arg("dryRun") = false,
        "Compact the change log keeping the last keepRevisions revisions and/or the changes "
-       "younger than maxAgeSeconds; returns (upToRevision, removed).");
+       "younger than maxAgeSeconds; returns CompactResult(upToRevision, removed).");
 
     py::class_<Mirror, KvInterface, std::shared_ptr<Mirror>>(m, "Mirror", R"doc(
 A read-only KvInterface over a local in-memory copy of a subtree of another
@@ -268,6 +273,13 @@ source revision the copy is at; waitFor(rev) blocks until it got there.)doc")
                 if (out) return out;
                 validateKey(std::string(utf8(key)));
                 return dflt;
+            }, py::arg("key"), py::arg("default"))
+            // bytes keys, as KvInterface.get takes (the str overloads above are the fast path).
+            .def("get", [](Mirror& mr, Key const& key) { return py::bytes(mr.get(key)); },
+                 py::arg("key"))
+            .def("get", [](Mirror& mr, Key const& key, py::object dflt) -> py::object {
+                if (!mr.exists(key)) return dflt;
+                return py::bytes(mr.get(key));
             }, py::arg("key"), py::arg("default"))
             .def("exists", [](Mirror& mr, Key const& key) { return mr.exists(key); },
                  py::arg("key"))

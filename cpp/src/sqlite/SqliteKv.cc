@@ -1,8 +1,9 @@
 // qcss: sqlite/SqliteKv.cc -- the SQLite driver of the SQL core, and openSqlite.
 //
-// URL: sqlite:///path/to/css.db[?busy_timeout=5&synchronous=full&pool_size=4]
-// The file (and its directory) is created if absent and the schema installed
-// from the embedded schema/sqlite files, so the default store needs no setup.
+// URL: sqlite:///path/to/css.db[?busy_timeout=5&synchronous=full&pool_size=4&create=1]
+// A missing file is refused unless ?create=1 or it is the embedded default store
+// (detail::defaultSqlitePath()); then it (and its directory) is created. The schema
+// is installed from the embedded schema/sqlite files in an existing empty file.
 // WAL mode: readers never block the writer; writers serialise with
 // BEGIN IMMEDIATE (the revision lock).
 #include <sqlite3.h>
@@ -295,7 +296,13 @@ KvPtr openSqlite(Url const& url, std::string const& raw, bool readOnly) {
     StoreOptions opts = commonOptions(url, raw, readOnly);
     std::string path = url.path;
     if (!url.host.empty()) {
-        // sqlite://~/x.db or sqlite://relative/x.db
+        // sqlite://~/x.db, sqlite://./x.db: home- or explicitly relative. Anything else
+        // (sqlite://tmp/x.db) is almost always a missing third slash: refused.
+        if (url.host != "~" && url.host != "." && url.host != "..")
+            throw ConfigError("SQLite URL " + opts.url + " names the relative path '" + url.host +
+                              url.path + "': write sqlite:///" + url.host + url.path +
+                              " for an absolute path, or sqlite://./" + url.host + url.path +
+                              " for one relative to the current directory");
         path = url.host + url.path;
     }
     if (path.rfind("~/", 0) == 0) {
@@ -313,7 +320,18 @@ KvPtr openSqlite(Url const& url, std::string const& raw, bool readOnly) {
     std::size_t const poolSize =
             static_cast<std::size_t>(sql::urlSeconds(url.param("pool_size"), 4, "pool_size", opts.url));
 
-    if (!opts.readOnly) makeDirs(path);
+    // A missing file is an error (a typo must not create an empty store), except
+    // with ?create=1 and for the embedded default store, which needs no setup.
+    if (struct stat st{}; ::stat(path.c_str(), &st) != 0) {
+        std::string const flag = url.param("create");
+        bool const create = flag == "1" || flag == "true" || path == defaultSqlitePath();
+        if (opts.readOnly || !create)
+            throw ConfigError("no SQLite store at '" + path + "'" +
+                              (opts.readOnly ? " (opened read-only)" : "") +
+                              ": create it with `css-admin schema init --url " + opts.url +
+                              "`, or open it with ?create=1");
+        makeDirs(path);
+    }
     auto driver = std::make_unique<SqliteDriver>(path, opts.readOnly, busyMs, sync);
     std::unique_ptr<sql::Conn> first;
     for (auto const start = std::chrono::steady_clock::now();;) {

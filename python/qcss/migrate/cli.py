@@ -166,14 +166,25 @@ def _snapshot_entries(
 
 
 def write_dump(
-    kv: Any, out: TextIO, key: str = "/", *, include_ephemeral: bool = False
+    kv: Any, out: TextIO, key: str = "/", *, include_ephemeral: bool = False,
+    progress: bool | None = None,
 ) -> DumpReport:
     """Write the lossless qcss dump of ``key`` and everything under it: one consistent
     snapshot of the store (``kv.snapshot``). The lock namespace and lease-bound keys (and
     their subtrees) are left out unless ``include_ephemeral``: restored, they would hold
     locks forever and turn ephemeral keys permanent. Returns what was written and skipped."""
+    from qcss.migrate.writer import _progress
+
     revision, entries, skipped = _snapshot_entries(kv, key or "/", include_ephemeral)
-    n = formats.write_qcss_dump(out, entries, prefix=key or "/", revision=revision)
+    # A bar on stderr when it is a terminal and the dump is long (or --progress).
+    with _progress(len(entries), "dump", progress) as bar:
+
+        def counted() -> Any:
+            for e in entries:
+                yield e
+                bar.update(1)
+
+        n = formats.write_qcss_dump(out, counted(), prefix=key or "/", revision=revision)
     return DumpReport(n, skipped)
 
 
@@ -188,19 +199,25 @@ def dump_qcss(kv: Any, key: str = "/", *, include_ephemeral: bool = False) -> st
 # Shared migration driver
 
 
-def _open_store(url: str) -> Any:
+def _open_store(url: str, read_only: bool = False) -> Any:
     try:
-        return qcss.open(url)
+        return qcss.open(url, readOnly=read_only)
     except Exception as e:
         raise Failure(f"cannot open {qcss.maskUrl(url)}: {e}", _code_for(e)) from e
 
 
 def _summary(echo: Callable[[str], None], plan: Plan, title: str, verbose: bool) -> None:
+    # keys read = to write + skipped + (an empty "/", which always exists); the reader's
+    # own omissions were never read and are listed apart.
     echo(title)
     echo(f"  keys read:          {plan.read}")
     echo(f"  keys to write:      {plan.keys}")
-    for reason, n in sorted(plan.skipped.items()):
+    for reason, n in sorted((plan.skipped - plan.source_skipped).items()):
         echo(f"  skipped, {reason}: {n}")
+    if plan.root_value == b"":
+        echo("  root / (empty value, always exists): 1")
+    for reason, n in sorted(plan.source_skipped.items()):
+        echo(f"  not read, {reason}: {n}")
     for note in plan.notes:
         echo(f"  note: {note}")
     if verbose:
@@ -244,7 +261,18 @@ def run(
         src = open_source(source, fmt, zk_log_dir, replay)
         plan = build_plan(src, maps)
     except MigrationInputError as e:
-        raise Failure(f"bad input: {e}", EXIT_INPUT) from e
+        hint = ""
+        if fmt == "qcss":
+            try:
+                with open(source, "rb") as fh:
+                    head = fh.read(4096)
+            except OSError:
+                head = b""
+            if head and not formats.is_qcss_dump(head):
+                hint = (f" -- {source} is not a qcss dump (`css-admin dump --format qcss` "
+                        f"writes those); to load a Qserv or ZooKeeper dump, use "
+                        f"`css-admin import {source}`")
+        raise Failure(f"bad input: {e}{hint}", EXIT_INPUT) from e
     except PlanError as e:
         raise Failure(str(e), EXIT_INPUT) from e
     _summary(echo, plan, f"source: {src.description}", verbose)
@@ -263,7 +291,19 @@ def run(
         raise Failure("no target: give --to URL (or set QCSS_URL)", EXIT_CONFIG)
     if kv is None:
         assert url is not None
-        kv = _open_store(url)
+        if dry_run:
+            # Read-only: a dry run never creates the target (a missing SQLite file is
+            # reported as such, with everything to be written).
+            try:
+                kv = qcss.open(url, readOnly=True)
+            except qcss.ConfigError as e:
+                echo(f"dry run: the target cannot be opened ({e}); would write all "
+                     f"{plan.keys} keys; nothing written")
+                return 0
+            except Exception as e:
+                raise Failure(f"cannot open {qcss.maskUrl(url)}: {e}", _code_for(e)) from e
+        else:
+            kv = _open_store(url)
 
     mode = (
         "one atomic transaction"
@@ -302,6 +342,15 @@ def run(
             progress=progress,
         )
     except ConflictError as e:
+        # Re-running an identical import is a no-op success.
+        from qcss.migrate.writer import existing
+
+        same, other = existing(kv, plan, progress)
+        root_same = plan.root_value is None or plan.root_value == b"" or (
+            kv.get("/", None) == plan.root_value)
+        if not other and root_same and len(same) == len(plan.entries):
+            echo(f"{plan.keys} keys already identical in the target; nothing written")
+            return 0
         raise Failure(str(e), EXIT_CONFLICT) from e
     except PartialWriteError as e:
         raise Failure(str(e), EXIT_PARTIAL) from e
@@ -424,7 +473,10 @@ def _make_import(name: str) -> click.Command:
         "--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True
     )(f)
     f = click.argument("source")(f)
-    return click.command(name=name, epilog=_EPILOG)(f)
+    if name == "css-migrate":
+        f = click.version_option(package_name="qcss", prog_name="css-migrate")(f)
+    return click.command(name=name, epilog=_EPILOG,
+                         context_settings={"help_option_names": ["-h", "--help"]})(f)
 
 
 _EPILOG = "\b\n" + (__doc__ or "").split("\n\n", 1)[1]

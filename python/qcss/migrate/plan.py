@@ -69,6 +69,8 @@ class Plan:
     implicit_parents: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ephemerals: list[str] = field(default_factory=list)  # the ephemeral paths skipped
+    # Left out by the reader itself (never among the keys read), part of `skipped`.
+    source_skipped: Counter[str] = field(default_factory=Counter)
 
     @property
     def keys(self) -> int:
@@ -138,6 +140,7 @@ def build_plan(source: Source, prefix_maps: list[PrefixMap] | None = None) -> Pl
     )
     plan = Plan(entries, root_value, len(source.nodes), skipped, invalid, kept, implicit)
     plan.ephemerals = ephemerals
+    plan.source_skipped = Counter(source.skipped)
     plan.notes.extend(source.notes)
     if kept:
         plan.notes.append(

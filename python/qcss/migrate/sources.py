@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qcss.migrate import formats, zkdata
+from qcss.migrate import formats
 from qcss.migrate.model import MigrationInputError, Source
 
 FORMATS = (
@@ -25,6 +25,8 @@ def detect_format(spec: str) -> str:
     path = Path(spec)
     if not path.exists():
         raise MigrationInputError(spec, "file", "no such file or directory")
+    from qcss.migrate import zkdata  # only when reading files: css-admin starts faster
+
     if zkdata.is_zk_source(path):
         return "zk-data"
     if path.is_dir():
@@ -59,6 +61,8 @@ def open_source(
         return read_live(spec)
     path = Path(spec)
     if kind == "zk-data":
+        from qcss.migrate import zkdata
+
         return zkdata.read_zk_data(
             path, Path(zk_log_dir) if zk_log_dir else None, replay=replay
         )

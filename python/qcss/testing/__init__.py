@@ -67,14 +67,15 @@ class Store:
 def fresh_store(backend: str, tmp_path: Path, server: Server | None = None) -> Iterator[Store]:
     """A fresh, empty store of ``backend`` (``mem``, ``sqlite`` or ``mysql``).
 
-    ``sqlite``: a new file in ``tmp_path`` (the library creates the schema). ``mysql``: a new
-    database on ``server`` with the qcss schema, dropped on exit; without ``server`` one is
-    found or started for this store alone (``mysql_server``), which raises ``NoServer`` if
-    none can be had. Pass a server shared by many stores to avoid a start per store."""
+    ``sqlite``: a new file in ``tmp_path`` (``?create=1``; the library creates the schema).
+    ``mysql``: a new database on ``server`` with the qcss schema, dropped on exit; without
+    ``server`` one is found or started for this store alone (``mysql_server``), which raises
+    ``NoServer`` if none can be had. Pass a server shared by many stores to avoid a start
+    per store."""
     if backend == "mem":
         yield Store(backend, "mem://", tmp_path)
     elif backend == "sqlite":
-        yield Store(backend, f"sqlite://{tmp_path}/css.db", tmp_path)
+        yield Store(backend, f"sqlite://{tmp_path}/css.db?create=1", tmp_path)
     elif backend == "mysql":
         with ExitStack() as stack:
             if server is None:
