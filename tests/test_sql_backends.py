@@ -335,15 +335,19 @@ def test_lock_wait_timeout_is_retried(mysql_db: tuple[mysqld.Server, str]) -> No
         except Exception as exc:  # reported below
             result.append(exc)
 
-    def waits() -> set[str]:
+    def waits() -> set[int]:
+        """Connections of this test's database, other than the holder, busy in a
+        statement on the revision row while the holder keeps it locked: the
+        writer waiting for the lock. Read from the processlist: InnoDB's
+        information_schema.innodb_trx is a cache that was seen stale for 20 s
+        (the writer's transaction missing, a closed one still 'LOCK WAIT')."""
         with watcher.cursor() as cur:
             cur.execute(
-                "SELECT t.trx_id FROM information_schema.innodb_trx t JOIN "
-                "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
-                "WHERE t.trx_state = 'LOCK WAIT' AND p.db = %s",
-                (db,),
+                "SELECT id FROM information_schema.processlist "
+                "WHERE db = %s AND command = 'Query' AND id <> %s AND info LIKE %s",
+                (db, holder.thread_id(), "%qcss_meta%"),
             )
-            return {str(r[0]) for r in cur.fetchall()}
+            return {int(r[0]) for r in cur.fetchall()}
 
     try:
         with holder.cursor() as cur:
@@ -366,8 +370,9 @@ def test_lock_wait_timeout_is_retried(mysql_db: tuple[mysqld.Server, str]) -> No
         # keep the lock well past its 1 s lock-wait timeout: without a retry
         # the write would fail with a lock wait timeout.
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not waits():
+        while time.monotonic() < deadline and not result and not waits():
             time.sleep(0.05)  # polling interval, not synchronisation
+        assert not result, result  # the write neither failed nor went through
         assert waits(), "the writer never waited for the revision lock"
         waited_since = time.monotonic()
         while time.monotonic() - waited_since < 3.5 and not result:
