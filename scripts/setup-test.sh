@@ -11,6 +11,7 @@ TEST_PKGS=(
   mariadb-client   # mysql/mysqladmin for scripts/mysql-for-tests.sh
   zookeeper        # the live-ZooKeeper migration tests (tests/test_migrate_zk_live.py)
   sqlite3          # the sqlite3 shell used by the C++ schema-version test
+  etcd-server      # bench/peers.py runs qcss against etcd (and ZooKeeper) on this machine
 )
 source scripts/apt-install.sh
 apt_install "${TEST_PKGS[@]}"

@@ -36,13 +36,15 @@ def free_port() -> int:
 
 
 class ZkServer:
-    def __init__(self, base: Path, compression: str = "", snap_count: int = 20) -> None:
+    def __init__(self, base: Path, compression: str = "", snap_count: int = 20,
+                 extra_cfg: str = "") -> None:
         self.base = base
         self.data_dir = base / "data"
         self.data_dir.mkdir(parents=True)
         self.port = free_port()
         self.compression = compression
         self.snap_count = snap_count
+        self.extra_cfg = extra_cfg  # more zoo.cfg lines, e.g. "maxClientCnxns=0\n"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = base / "zookeeper.out"
 
@@ -59,7 +61,7 @@ class ZkServer:
             f"clientPort={self.port}\n"
             "clientPortAddress=127.0.0.1\n"
             "admin.enableServer=false\n"
-            "autopurge.purgeInterval=0\n"
+            "autopurge.purgeInterval=0\n" + self.extra_cfg
         )
         props = [
             # Small snapCount: several snapshots during the test, so the reader must pick

@@ -29,7 +29,7 @@ import pymysql
 
 import qcss.schema
 
-__all__ = ["MAX_PACKET", "NoServer", "Server", "find_or_start", "mysql_server"]
+__all__ = ["MAX_PACKET", "NoServer", "Server", "find_or_start", "mysql_server", "start_private"]
 
 MAX_PACKET = 64 * 1024 * 1024
 
@@ -166,6 +166,13 @@ def _start(tmp: Path) -> Server:
         time.sleep(0.2)  # waiting for an external process to come up
     server.stop()
     raise NoServer("mariadbd did not start within 60 s")
+
+
+def start_private(tmp: Path) -> Server:
+    """A throwaway ``mariadbd`` with its data in ``tmp``, whatever else answers (benchmarks
+    that must not share a server with other users); call ``stop()`` when done."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    return _start(tmp)
 
 
 def find_or_start(tmp: Path) -> Server:
