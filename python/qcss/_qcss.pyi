@@ -5,11 +5,18 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple, NoReturn, TypeVar, overload
 
 __version__: str
 MAX_KEY_LENGTH: int
 DEFAULT_MAX_VALUE_SIZE: int
+# The one list of errors (cpp/include/qcss/ErrorList.h): (name, parent, Python
+# built-in also inherited or "none"), parents before children. For tests.
+_errorList: list[tuple[str, str, str]]
+
+def _raiseError(name: str, msg: str) -> NoReturn:
+    """Throw the C++ error class `name` (tests of the translation). Raises ValueError
+    for a name not in the list."""
 
 _Value = bytes | str | bytearray | memoryview
 _Lease = int | Any | None

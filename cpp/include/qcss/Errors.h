@@ -2,9 +2,10 @@
 //
 // Errors.h -- the one exception hierarchy of qcss.
 //
-// Every error qcss raises is a CssError. The tree, drawn once (the Python
-// binding translates each class to exactly one Python class of the same name,
-// see python/qcss/errors.py, in one place: cpp/src/python/module.cc):
+// Every error qcss raises is a CssError. The classes are declared from the one
+// list in qcss/ErrorList.h, which also drives the Python binding (each class is
+// translated to exactly one Python class of the same name, python/qcss/errors.py).
+// The tree:
 //
 //   CssError                          (Python: Exception)
 //   +-- NoSuchKey                     (also KeyError)
@@ -22,7 +23,8 @@
 //   +-- LeaseExpired                  a lease is gone (expired or revoked)
 //   +-- BadDumpError                  (also ValueError) a dump/input cannot be parsed
 //   +-- NoSuchDb, DbExists, NoSuchTable, TableExists,
-//       NoSuchNode, NodeExists, NodeInUse, ConfigError   (CssAccess, the facade)
+//       NoSuchNode, NodeExists, NodeInUse             (CssAccess, the facade)
+//   +-- ConfigError                   (also ValueError) a malformed URL, an unknown option
 //
 // Every message names the key (or database, table, node) involved.
 
@@ -31,6 +33,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+
+#include "qcss/ErrorList.h"
 
 namespace qcss {
 
@@ -39,36 +44,20 @@ public:
     explicit CssError(const std::string& msg) : std::runtime_error(msg) {}
 };
 
-#define QCSS_DECLARE_ERROR(Name, Base)                                   \
-    class Name : public Base {                                           \
+// The classes of qcss/ErrorList.h (`plain` ones; `custom` ones below).
+#define QCSS_DECLARE_plain(Name, Parent)                                 \
+    class Name : public Parent {                                         \
     public:                                                              \
-        explicit Name(const std::string& msg) : Base(msg) {}             \
-    }
+        explicit Name(const std::string& msg) : Parent(msg) {}           \
+    };
+#define QCSS_DECLARE_custom(Name, Parent)
+#define QCSS_DECLARE_ERROR(Name, Parent, Py, Kind) QCSS_DECLARE_##Kind(Name, Parent)
 
-QCSS_DECLARE_ERROR(NoSuchKey, CssError);
-QCSS_DECLARE_ERROR(KeyExistsError, CssError);
-QCSS_DECLARE_ERROR(VersionMismatchError, CssError);
-QCSS_DECLARE_ERROR(ReadonlyCss, CssError);
-QCSS_DECLARE_ERROR(InvalidKeyError, CssError);
-QCSS_DECLARE_ERROR(ValueTooLargeError, CssError);
-QCSS_DECLARE_ERROR(ConnError, CssError);
-QCSS_DECLARE_ERROR(CommitUnknownError, ConnError);
-QCSS_DECLARE_ERROR(AuthError, CssError);
-QCSS_DECLARE_ERROR(SchemaError, CssError);
-QCSS_DECLARE_ERROR(LockTimeout, CssError);
-QCSS_DECLARE_ERROR(LeaseExpired, CssError);
-QCSS_DECLARE_ERROR(BadDumpError, CssError);
-// CssAccess (the facade over Qserv's key layout)
-QCSS_DECLARE_ERROR(NoSuchDb, CssError);
-QCSS_DECLARE_ERROR(DbExists, CssError);
-QCSS_DECLARE_ERROR(NoSuchTable, CssError);
-QCSS_DECLARE_ERROR(TableExists, CssError);
-QCSS_DECLARE_ERROR(NoSuchNode, CssError);
-QCSS_DECLARE_ERROR(NodeExists, CssError);
-QCSS_DECLARE_ERROR(NodeInUse, CssError);
-QCSS_DECLARE_ERROR(ConfigError, CssError);
+QCSS_ERROR_LIST(QCSS_DECLARE_ERROR)
 
 #undef QCSS_DECLARE_ERROR
+#undef QCSS_DECLARE_custom
+#undef QCSS_DECLARE_plain
 
 /// The change log no longer holds revisions after the one asked for.
 class CompactedError : public CssError {
@@ -81,5 +70,11 @@ public:
 private:
     std::int64_t _oldest;
 };
+
+// Each class, custom ones included, derives from the parent the list names.
+#define QCSS_CHECK_PARENT(Name, Parent, Py, Kind) \
+    static_assert(std::is_base_of_v<Parent, Name>, #Name " must derive from " #Parent);
+QCSS_ERROR_LIST(QCSS_CHECK_PARENT)
+#undef QCSS_CHECK_PARENT
 
 }  // namespace qcss

@@ -2,7 +2,9 @@
 // C++ errors become Python errors.
 #include <pybind11/pybind11.h>
 
+#include <iterator>
 #include <map>
+#include <type_traits>
 
 #include "python/bind.h"
 #include "qcss/Errors.h"
@@ -70,58 +72,100 @@ std::int64_t toLeaseId(py::handle lease) {
     throw py::type_error("lease must be None, an int lease id or a Lease");
 }
 
+namespace {
+
+/// One row of qcss/ErrorList.h, as the binding uses it.
+struct ErrorEntry {
+    char const* name;
+    char const* parent;
+    char const* builtin;                   ///< the Python built-in also inherited, or "none"
+    bool (*is)(CssError const&);           ///< is the error this class (or below it)?
+    void (*raise)(std::string const& msg);  ///< throw this class (tests)
+};
+
+template <typename E>
+bool isA(CssError const& e) {
+    return dynamic_cast<E const*>(&e) != nullptr;
+}
+
+template <typename E>
+[[noreturn]] void raiseAs(std::string const& msg) {
+    if constexpr (std::is_same_v<E, CompactedError>) {
+        throw CompactedError(msg, 7);
+    } else {
+        throw E(msg);
+    }
+}
+
+#define QCSS_ERROR_ENTRY(Name, Parent, Py, Kind) \
+    ErrorEntry{#Name, #Parent, #Py, &isA<Name>, &raiseAs<Name>},
+ErrorEntry const errorList[] = {QCSS_ERROR_LIST(QCSS_ERROR_ENTRY)};
+#undef QCSS_ERROR_ENTRY
+
+}  // namespace
+
 void registerErrors(py::module_& m) {
     // The Python classes live in qcss/errors.py (they also inherit the
-    // matching built-ins); each C++ class maps to exactly one of them.
+    // matching built-ins); each C++ class of qcss/ErrorList.h maps to exactly
+    // the one of its name, whose bases are checked here, at import.
     py::module_ errors = py::module_::import("qcss.errors");
+    py::module_ builtins = py::module_::import("builtins");
     m.attr("_errors") = errors;
     // Leaked on purpose: must outlive the interpreter's teardown.
     static py::dict* classes = nullptr;
     classes = new py::dict();
-    for (char const* name :
-         {"CssError", "NoSuchKey", "KeyExistsError", "VersionMismatchError", "ReadonlyCss",
-          "InvalidKeyError", "ValueTooLargeError", "ConnError", "CommitUnknownError", "AuthError",
-          "SchemaError", "CompactedError", "LockTimeout", "LeaseExpired", "BadDumpError",
-          "NoSuchDb", "DbExists", "NoSuchTable", "TableExists", "NoSuchNode", "NodeExists",
-          "NodeInUse", "ConfigError"}) {
-        (*classes)[name] = errors.attr(name);
+    (*classes)["CssError"] = errors.attr("CssError");
+    py::list table;
+    for (ErrorEntry const& entry : errorList) {
+        if (!py::hasattr(errors, entry.name)) {
+            throw py::import_error(std::string("qcss.errors has no class ") + entry.name +
+                                   " (listed in cpp/include/qcss/ErrorList.h)");
+        }
+        py::object cls = errors.attr(entry.name);
+        py::object parent = errors.attr(entry.parent);
+        py::tuple expected = std::string(entry.builtin) == "none"
+                                     ? py::tuple(py::make_tuple(parent))
+                                     : py::tuple(py::make_tuple(parent, builtins.attr(entry.builtin)));
+        py::object bases = cls.attr("__bases__");
+        if (!bases.equal(expected)) {
+            throw py::import_error(std::string("qcss.errors.") + entry.name +
+                                   " must derive from exactly " +
+                                   std::string(py::str(expected)) +
+                                   " (cpp/include/qcss/ErrorList.h)");
+        }
+        (*classes)[entry.name] = cls;
+        table.append(py::make_tuple(entry.name, entry.parent, entry.builtin));
     }
+    // For tests/test_errors.py: the list, and a way to throw each C++ class.
+    m.attr("_errorList") = table;
+    m.def(
+            "_raiseError",
+            [](std::string const& name, std::string const& msg) {
+                for (ErrorEntry const& entry : errorList) {
+                    if (name == entry.name) entry.raise(msg);
+                }
+                if (name == "CssError") throw CssError(msg);
+                throw py::value_error("no error class " + name);
+            },
+            py::arg("name"), py::arg("msg"),
+            "Throw the C++ error class `name` with message `msg` (tests of the translation).");
     py::register_exception_translator([](std::exception_ptr p) {
-        auto raise = [](char const* name, char const* msg) {
-            PyErr_SetString((*classes)[name].ptr(), msg);
-        };
         try {
             if (p) std::rethrow_exception(p);
         } catch (CompactedError const& e) {
             py::object cls = (*classes)["CompactedError"];
             py::object exc = cls(e.what(), e.oldestAvailable());
             PyErr_SetObject(cls.ptr(), exc.ptr());
-#define QCSS_MAP(Name) \
-    }                  \
-    catch (Name const& e) { raise(#Name, e.what());
-            QCSS_MAP(NoSuchKey)
-            QCSS_MAP(KeyExistsError)
-            QCSS_MAP(VersionMismatchError)
-            QCSS_MAP(ReadonlyCss)
-            QCSS_MAP(InvalidKeyError)
-            QCSS_MAP(ValueTooLargeError)
-            QCSS_MAP(CommitUnknownError)
-            QCSS_MAP(ConnError)
-            QCSS_MAP(AuthError)
-            QCSS_MAP(SchemaError)
-            QCSS_MAP(LockTimeout)
-            QCSS_MAP(LeaseExpired)
-            QCSS_MAP(BadDumpError)
-            QCSS_MAP(NoSuchDb)
-            QCSS_MAP(DbExists)
-            QCSS_MAP(NoSuchTable)
-            QCSS_MAP(TableExists)
-            QCSS_MAP(NoSuchNode)
-            QCSS_MAP(NodeExists)
-            QCSS_MAP(NodeInUse)
-            QCSS_MAP(ConfigError)
-            QCSS_MAP(CssError)
-#undef QCSS_MAP
+        } catch (CssError const& e) {
+            // The most derived listed class: children come after their parents.
+            char const* name = "CssError";
+            for (auto it = std::rbegin(errorList); it != std::rend(errorList); ++it) {
+                if (it->is(e)) {
+                    name = it->name;
+                    break;
+                }
+            }
+            PyErr_SetString((*classes)[name].ptr(), e.what());
         }
     });
 }
