@@ -101,10 +101,9 @@ def _wait_notice(ctx: Ctx, done: threading.Event) -> None:
     if done.wait(WAIT_NOTICE_AFTER) or ctx._kv is None:
         return
     try:
-        url = ctx._kv.url()
-        if url.startswith("mem:"):
+        if ctx._kv.backend() == "mem":
             return  # a second handle would be another store; no other process shares it
-        other = qcss.open(url, readOnly=True)
+        other = qcss.open(ctx.url, readOnly=True)  # kv.url() has the password masked
         host, pid = socket.gethostname(), os.getpid()
         infos = other.locks("/")
         mine = {i.key for i in infos if not i.held and i.pid == pid and i.host == host}

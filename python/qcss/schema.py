@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -162,9 +162,83 @@ def split_statements(sql: str) -> list[str]:
     return [s for s in out if s]
 
 
+def _core() -> Any:
+    """The C++ extension, or None where it cannot be imported (schema deployment
+    never needs it; see tests/test_schema_without_core.py)."""
+    try:
+        from qcss import _qcss
+    except ImportError:
+        return None
+    return _qcss
+
+
 def mask(url: str) -> str:
-    """`url` with any password replaced by ***."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """`url` with any password replaced by ***: the C++ maskUrl (cpp/src/core/Url.cc,
+    the one rule); without the extension, the same rule in :func:`_split_url`."""
+    core = _core()
+    if core is not None:
+        return str(core.maskUrl(url))
+    p = _split_url(url)
+    out = url if p.password is None else url[:p.password_start] + "***" + url[p.at:]
+    return re.sub(r"([?&]passw(?:or)?d=)[^&]*", r"\1***", out)
+
+
+@dataclass
+class _UrlParts:
+    user: str | None
+    password: str | None
+    host: str
+    port: int | None
+    path: str
+    query: dict[str, str]
+    password_start: int = -1
+    at: int = -1
+
+
+def _decode_password(raw: str) -> str:
+    # As Url.cc: a '%' not followed by two hex digits stays as it is ("50%off").
+    b = re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw.encode())
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _split_url(url: str) -> _UrlParts:
+    """The split rule of cpp/src/core/Url.cc (splitUrl), for use without the
+    extension: the userinfo ends at the LAST '@'; a URL with an empty authority
+    (sqlite:///path) has none. tests/test_secrets.py checks that both agree."""
+    sep = url.find("://")
+    auth = sep + 3 if sep >= 0 else 0
+    host_start, at, pw_start = auth, -1, -1
+    user = password = None
+    if auth < len(url) and url[auth] != "/":
+        at = url.rfind("@")
+        if at >= auth:
+            host_start = at + 1
+            colon = url.find(":", auth, at)
+            if colon >= 0:
+                pw_start = colon + 1
+                user, password = unquote(url[auth:colon]), _decode_password(url[pw_start:at])
+            else:
+                user = unquote(url[auth:at])
+        else:
+            at = -1
+    q = url.find("?", host_start)
+    end = len(url) if q < 0 else q
+    slash = url.find("/", host_start, end)
+    hostport = url[host_start:end if slash < 0 else slash]
+    path = "" if slash < 0 else unquote(url[slash:end])
+    host, _, port = hostport.rpartition(":") if ":" in hostport and "]" not in hostport \
+        else (hostport, "", "")
+    if port and not port.isdigit():
+        raise ConfigError(f"malformed store URL '{mask(url)}': bad port '{port}'")
+    query: dict[str, str] = {}
+    if q >= 0:
+        for item in url[q + 1:].split("&"):
+            if item:
+                k, _, v = item.partition("=")
+                query[unquote(k)] = _decode_password(v) if k in ("password", "passwd") \
+                    else unquote(v)
+    return _UrlParts(user, password, unquote(host), int(port) if port else None, path, query,
+                     pw_start, at)
 
 
 def _dialect_of(url: str) -> str:
@@ -197,9 +271,9 @@ def _engine(url: str) -> tuple[Engine, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         eng = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
         return eng, dialect
-    parts = urlsplit(url)
-    q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    password: str | None = unquote(parts.password) if parts.password is not None else None
+    parts = _split_url(url)
+    q = parts.query
+    password = parts.password if parts.password is not None else q.get("password")
     if password is None:
         password = os.environ.get("QCSS_MYSQL_PASSWORD", os.environ.get("MYSQL_PWD"))
     connect_args: dict[str, Any] = {"connect_timeout": int(float(q.get("connect_timeout", "10")))}
@@ -221,13 +295,15 @@ def _engine(url: str) -> tuple[Engine, str]:
         connect_args["ssl_verify_cert"] = True
     if ssl:
         connect_args["ssl"] = ssl
+    if password is not None:
+        # As bytes: PyMySQL would encode a str as latin-1, the C client sends UTF-8.
+        connect_args["password"] = password.encode("utf-8", "surrogateescape")
     sa_url = sa.engine.URL.create(
         "mysql+pymysql",
-        username=unquote(parts.username) if parts.username else None,
-        password=password,
-        host=parts.hostname or ("localhost" if "socket" in q else None),
+        username=parts.user or None,
+        host=parts.host or ("localhost" if "socket" in q else None),
         port=parts.port,
-        database=unquote(parts.path.lstrip("/")) or None,
+        database=parts.path.lstrip("/") or None,
     )
     if not sa_url.database:
         raise ConfigError(f"mysql URL without a database: {mask(url)}")

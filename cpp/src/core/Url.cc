@@ -1,4 +1,12 @@
-// qcss: Url.cc -- URL parsing and masking.
+// qcss: Url.cc -- URL parsing and masking: one split rule for both.
+//
+// scheme://[user[:password]@]host[:port][/path][?k=v&...]
+// The userinfo ends at the LAST '@' of the URL (a password may contain
+// % # / ? @ : unencoded); a URL whose authority is empty (sqlite:///path,
+// mem://) has no userinfo. An '@' in the path or a query value must therefore
+// be written %40 when the URL also has a user. maskUrl() hides everything
+// between the first ':' of the userinfo and that '@', and the values of
+// password= / passwd= query parameters.
 #include "core/Url.h"
 
 #include <cctype>
@@ -8,34 +16,55 @@
 
 namespace qcss {
 
-std::string maskUrl(std::string const& url) {
-    // scheme://user:password@host -> scheme://user:***@host
+namespace detail {
+
+UrlSplit splitUrl(std::string const& url) {
+    UrlSplit s;
     std::size_t const sep = url.find("://");
-    if (sep == std::string::npos) return url;
-    std::size_t const authStart = sep + 3;
-    std::size_t authEnd = url.find_first_of("/?#", authStart);
-    if (authEnd == std::string::npos) authEnd = url.size();
-    std::size_t const at = url.rfind('@', authEnd);
-    std::string out = url;
-    if (at != std::string::npos && at >= authStart) {
-        std::size_t const colon = url.find(':', authStart);
-        if (colon != std::string::npos && colon < at)
-            out = url.substr(0, colon + 1) + "***" + url.substr(at);
-    }
-    // password=... in the query string
-    for (std::string const name : {"password=", "passwd="}) {
-        std::size_t pos = 0;
-        while ((pos = out.find(name, pos)) != std::string::npos) {
-            if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&') {
-                pos += name.size();
-                continue;
-            }
-            std::size_t const v = pos + name.size();
-            std::size_t end = out.find('&', v);
-            if (end == std::string::npos) end = out.size();
-            out = out.substr(0, v) + "***" + out.substr(end);
-            pos = v + 3;
+    s.hasScheme = sep != std::string::npos;
+    s.authStart = s.hasScheme ? sep + 3 : 0;
+    s.hostStart = s.authStart;
+    bool const emptyAuthority = s.authStart >= url.size() || url[s.authStart] == '/';
+    if (!emptyAuthority) {
+        std::size_t const at = url.rfind('@');
+        if (at != std::string::npos && at >= s.authStart) {
+            s.at = at;
+            s.hostStart = at + 1;
+            std::size_t const colon = url.find(':', s.authStart);
+            if (colon < at) s.passwordStart = colon + 1;
         }
+    }
+    std::size_t const hostEnd = url.find_first_of("/?", s.hostStart);
+    s.pathStart = hostEnd != std::string::npos && url[hostEnd] == '/' ? hostEnd : std::string::npos;
+    s.queryStart = url.find('?', s.hostStart);
+    return s;
+}
+
+}  // namespace detail
+
+std::string maskUrl(std::string const& url) {
+    detail::UrlSplit const s = detail::splitUrl(url);
+    std::string out = url;
+    std::size_t query = s.queryStart;
+    if (s.passwordStart != std::string::npos) {
+        out = url.substr(0, s.passwordStart) + "***" + url.substr(s.at);
+        if (query != std::string::npos) query = query - (s.at - s.passwordStart) + 3;
+    }
+    if (query == std::string::npos) return out;
+    // password=... / passwd=... in the query: the value up to the next '&'.
+    std::size_t pos = query + 1;
+    while (pos <= out.size()) {
+        std::size_t amp = out.find('&', pos);
+        if (amp == std::string::npos) amp = out.size();
+        for (std::string const name : {"password=", "passwd="}) {
+            if (out.compare(pos, name.size(), name) == 0) {
+                std::size_t const v = pos + name.size();
+                out = out.substr(0, v) + "***" + out.substr(amp);
+                amp = v + 3;
+                break;
+            }
+        }
+        pos = amp + 1;
     }
     return out;
 }
@@ -54,7 +83,7 @@ std::string percentDecode(std::string const& s) {
         if (s[i] == '%') {
             if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
                 !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
-                throw ConfigError("bad percent-escape in URL component '" + s + "'");
+                throw ConfigError("bad percent-escape in URL component '" + maskUrl(s) + "'");
             out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
             i += 2;
         } else {
@@ -64,19 +93,49 @@ std::string percentDecode(std::string const& s) {
     return out;
 }
 
+namespace {
+
+/// Percent-decode a password: a '%' not followed by two hex digits is kept as
+/// it is ("50%off"), and no error ever quotes the password.
+std::string decodePassword(std::string const& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 Url parseUrl(std::string const& url) {
     Url u;
-    std::size_t const sep = url.find("://");
-    if (sep == std::string::npos || sep == 0)
+    UrlSplit const s = splitUrl(url);
+    if (!s.hasScheme || s.authStart == 3)
         throw ConfigError("malformed store URL '" + maskUrl(url) +
                           "': expected scheme://..., e.g. mem://, sqlite:///path/css.db, "
                           "mysql://user@host:3306/db");
-    u.scheme = url.substr(0, sep);
-    std::string rest = url.substr(sep + 3);
-    std::size_t const q = rest.find('?');
-    if (q != std::string::npos) {
-        std::string const query = rest.substr(q + 1);
-        rest = rest.substr(0, q);
+    u.scheme = url.substr(0, s.authStart - 3);
+    if (s.at != std::string::npos) {
+        std::size_t const userEnd = s.passwordStart != std::string::npos ? s.passwordStart - 1 : s.at;
+        u.user = percentDecode(url.substr(s.authStart, userEnd - s.authStart));
+        if (s.passwordStart != std::string::npos) {
+            u.password = decodePassword(url.substr(s.passwordStart, s.at - s.passwordStart));
+            u.hasPassword = true;
+        }
+    }
+    std::size_t const queryStart = s.queryStart == std::string::npos ? url.size() : s.queryStart;
+    std::size_t const hostEnd = s.pathStart != std::string::npos ? s.pathStart : queryStart;
+    if (s.pathStart != std::string::npos)
+        u.path = percentDecode(url.substr(s.pathStart, queryStart - s.pathStart));
+    if (s.queryStart != std::string::npos) {
+        std::string const query = url.substr(s.queryStart + 1);
         std::size_t start = 0;
         while (start <= query.size()) {
             std::size_t amp = query.find('&', start);
@@ -84,30 +143,18 @@ Url parseUrl(std::string const& url) {
             std::string const item = query.substr(start, amp - start);
             if (!item.empty()) {
                 std::size_t const eq = item.find('=');
+                std::string const name = percentDecode(item.substr(0, eq));
                 if (eq == std::string::npos)
-                    u.params[percentDecode(item)] = "";
+                    u.params[name] = "";
+                else if (name == "password" || name == "passwd")
+                    u.params[name] = decodePassword(item.substr(eq + 1));
                 else
-                    u.params[percentDecode(item.substr(0, eq))] = percentDecode(item.substr(eq + 1));
+                    u.params[name] = percentDecode(item.substr(eq + 1));
             }
             start = amp + 1;
         }
     }
-    std::size_t const slash = rest.find('/');
-    std::string auth = slash == std::string::npos ? rest : rest.substr(0, slash);
-    u.path = slash == std::string::npos ? std::string() : percentDecode(rest.substr(slash));
-    std::size_t const at = auth.rfind('@');
-    if (at != std::string::npos) {
-        std::string const cred = auth.substr(0, at);
-        auth = auth.substr(at + 1);
-        std::size_t const colon = cred.find(':');
-        if (colon == std::string::npos) {
-            u.user = percentDecode(cred);
-        } else {
-            u.user = percentDecode(cred.substr(0, colon));
-            u.password = percentDecode(cred.substr(colon + 1));
-            u.hasPassword = true;
-        }
-    }
+    std::string auth = url.substr(s.hostStart, hostEnd - s.hostStart);
     std::size_t const colon = auth.rfind(':');
     if (colon != std::string::npos && auth.find(']') == std::string::npos) {
         std::string const port = auth.substr(colon + 1);

@@ -21,6 +21,21 @@ struct Url {
     std::string param(std::string const& name, std::string const& dflt = "") const;
 };
 
+/// Where the parts of a URL start (std::string::npos: absent). The one split
+/// rule shared by parseUrl() and maskUrl(): the userinfo ends at the LAST '@'
+/// (a password may contain % # / ? @ : unencoded); a URL whose authority is
+/// empty (sqlite:///path, mem://) has none.
+struct UrlSplit {
+    bool hasScheme = false;
+    std::size_t authStart = 0;                       ///< after "://"
+    std::size_t at = std::string::npos;              ///< the '@' ending the userinfo
+    std::size_t passwordStart = std::string::npos;   ///< after the userinfo's first ':'
+    std::size_t hostStart = 0;
+    std::size_t pathStart = std::string::npos;       ///< the '/' after host[:port]
+    std::size_t queryStart = std::string::npos;      ///< the '?' after the host
+};
+UrlSplit splitUrl(std::string const& url);
+
 /// Parse a URL; throws ConfigError naming the (masked) URL on malformed input.
 Url parseUrl(std::string const& url);
 

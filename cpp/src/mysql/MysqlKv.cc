@@ -10,6 +10,7 @@
 //   lock_wait_timeout       seconds (session innodb_lock_wait_timeout)
 //   retry_timeout           seconds to keep retrying transient errors (10)
 //   pool_size               connections shared by the threads (4)
+//   password=P              the password, when not given as user:P@ (masked alike)
 // Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
 //
 // Sessions run with autocommit on and READ COMMITTED: a read is one statement
@@ -711,6 +712,9 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
     }
     if (url.hasPassword) {
         s.password = url.password;
+        s.hasPassword = true;
+    } else if (auto const it = url.params.find("password"); it != url.params.end()) {
+        s.password = it->second;  // ?password=... (masked by maskUrl like user:password@)
         s.hasPassword = true;
     } else if (char const* p = std::getenv("QCSS_MYSQL_PASSWORD"); p != nullptr) {
         s.password = p;

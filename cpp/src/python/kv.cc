@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "core/Url.h"
 #include "python/bind.h"
 #include "qcss/Key.h"
 #include "qcss/KvInterface.h"
@@ -293,6 +294,21 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
        "Without a URL: $QCSS_URL, else the embedded SQLite default.");
     m.def("defaultUrl", &defaultUrl);
     m.def("maskUrl", &maskUrl, py::arg("url"));
+    m.def("_parseUrl", [](std::string const& url) {
+        // For tests: the parts parseUrl() finds (the password percent-decoded).
+        detail::Url const u = detail::parseUrl(url);
+        py::dict d;
+        d["scheme"] = u.scheme;
+        d["user"] = py::bytes(u.user);
+        d["password"] = u.hasPassword ? py::object(py::bytes(u.password)) : py::none();
+        d["host"] = py::bytes(u.host);
+        d["port"] = u.port;
+        d["path"] = py::bytes(u.path);
+        py::dict params;
+        for (auto const& [k, v] : u.params) params[py::bytes(k)] = py::bytes(v);
+        d["params"] = params;
+        return d;
+    }, py::arg("url"));
     m.def("keyProblem", [](py::handle key) -> std::string {
         try {
             return keyProblem(keyBytes(key));
