@@ -1,4 +1,6 @@
-# Embeds the numbered schema files (schema/<dialect>/NNNN_*.sql) into a header,
+# Embeds the numbered schema files (schema/<dialect>/NNNN_*.sql), the version
+# table (schema/<dialect>/version_table.sql) and the URL options
+# (schema/url-options.tsv) into a header,
 # so that the library can create a fresh SQLite store by itself (and the tests
 # can initialise a MySQL database) without finding files at run time.
 function(qcss_embed_schema out)
@@ -20,7 +22,15 @@ function(qcss_embed_schema out)
       string(APPEND body "    {${v}, \"${name}\", R\"qcss_sql(${sql})qcss_sql\"},\n")
     endforeach()
     string(APPEND body "};\n")
+    set(vt ${PROJECT_SOURCE_DIR}/schema/${dialect}/version_table.sql)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${vt})
+    file(READ ${vt} sql)
+    string(APPEND body "\n/// schema/${dialect}/version_table.sql: the runners' bookkeeping table.\ninline constexpr char const* k_${dialect}_version_table = R\"qcss_sql(${sql})qcss_sql\";\n")
   endforeach()
+  set(opts ${PROJECT_SOURCE_DIR}/schema/url-options.tsv)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${opts})
+  file(READ ${opts} tsv)
+  string(APPEND body "\n/// schema/url-options.tsv: the options of store URLs.\ninline constexpr char const* kUrlOptions = R\"qcss_sql(${tsv})qcss_sql\";\n")
   string(APPEND body "\n/// The schema version this library expects (the highest file number).\ninline constexpr int kVersion = ${maxv};\n\n}  // namespace qcss::detail::schema\n")
   file(WRITE ${out}.tmp "${body}")
   file(COPY_FILE ${out}.tmp ${out} ONLY_IF_DIFFERENT)

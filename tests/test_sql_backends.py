@@ -466,7 +466,7 @@ def test_upgrade_from_schema_1_keeps_data_and_leases(
     now = time.time()
     v1 = [
         *qcss.schema.split_statements(first.sql),
-        qcss.schema.VERSION_TABLE[backend],
+        qcss.schema.version_table(backend),
         "INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
         f"VALUES (1, 0, {now}, '{first.name}')",
         "INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, lease_id) "

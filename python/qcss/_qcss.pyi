@@ -14,6 +14,10 @@ DEFAULT_MAX_VALUE_SIZE: int
 # built-in also inherited or "none"), parents before children. For tests.
 _errorList: list[tuple[str, str, str]]
 
+def _urlOptions() -> list[tuple[str, list[str], str]]:
+    """The URL options the library takes, as embedded from schema/url-options.tsv:
+    (name, backends, meaning). Thread-safe."""
+
 def _raiseError(name: str, msg: str) -> NoReturn:
     """Throw the C++ error class `name` (tests of the translation). Raises ValueError
     for a name not in the list."""

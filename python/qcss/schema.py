@@ -58,19 +58,10 @@ __all__ = [
     "split_statements",
     "status",
     "upgrade",
+    "url_options",
+    "version_table",
 ]
 
-VERSION_TABLE = {
-    "mysql": (
-        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INT NOT NULL PRIMARY KEY, "
-        "dirty TINYINT NOT NULL, applied_at DOUBLE NOT NULL, description VARCHAR(255) NOT NULL) "
-        "ENGINE=InnoDB"
-    ),
-    "sqlite": (
-        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INTEGER NOT NULL PRIMARY KEY, "
-        "dirty INTEGER NOT NULL, applied_at REAL NOT NULL, description TEXT NOT NULL)"
-    ),
-}
 LOCK_NAME = "qcss_schema"
 LOCK_TIMEOUT_S = 60
 
@@ -172,6 +163,45 @@ def _core() -> Any:
     return _qcss
 
 
+def version_table(dialect: str) -> str:
+    """The DDL of the version table (schema/<dialect>/version_table.sql, which
+    the library embeds too)."""
+    return split_statements((schema_dir() / dialect / "version_table.sql").read_text("utf-8"))[0]
+
+
+@dataclass(frozen=True)
+class UrlOption:
+    name: str
+    backends: tuple[str, ...]  # of "mem", "sqlite", "mysql"
+    meaning: str
+
+
+def url_options() -> list[UrlOption]:
+    """The options of store URLs: schema/url-options.tsv, the table the library
+    embeds (qcss._qcss._urlOptions()); tests/test_url_options.py checks both."""
+    out: list[UrlOption] = []
+    text = (schema_dir() / "url-options.tsv").read_text("utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, backends, meaning = line.split("\t")
+        parts = ("mem", "sqlite", "mysql") if backends == "all" else tuple(backends.split(","))
+        out.append(UrlOption(name, parts, meaning))
+    return out
+
+
+def _check_url_options(url: str, backend: str) -> None:
+    """ConfigError for an option the library would refuse (Open.cc: the same
+    table, the same message)."""
+    table = url_options()
+    for name in _split_url(url).query:
+        if any(o.name == name and backend in o.backends for o in table):
+            continue
+        takes = ", ".join(o.name for o in table if backend in o.backends)
+        raise ConfigError(f"unknown option '{name}' in URL {mask(url)}: a {backend} URL "
+                          f"takes {takes} (see docs/operations.md)")
+
+
 def mask(url: str) -> str:
     """`url` with any password replaced by ***: the C++ maskUrl (cpp/src/core/Url.cc,
     the one rule); without the extension, the same rule in :func:`_split_url`."""
@@ -242,11 +272,12 @@ def _split_url(url: str) -> _UrlParts:
 
 
 def _dialect_of(url: str) -> str:
+    """The dialect of a schema URL, its options checked."""
     scheme = url.split("://", 1)[0]
-    if scheme in ("mysql", "mariadb"):
-        return "mysql"
-    if scheme == "sqlite":
-        return "sqlite"
+    if scheme in ("mysql", "mariadb", "sqlite"):
+        dialect = "mysql" if scheme == "mariadb" else scheme
+        _check_url_options(url, dialect)
+        return dialect
     raise ConfigError(f"schema management needs a mysql:// or sqlite:// URL, not {mask(url)}")
 
 
@@ -290,6 +321,8 @@ def _engine(url: str) -> tuple[Engine, str]:
     for k in ("ssl_ca", "ssl_cert", "ssl_key"):
         if k in q:
             ssl[k.split("_", 1)[1]] = q[k]
+    if q.get("ssl") in ("1", "true"):  # TLS required, as the library (a non-empty dict)
+        ssl["check_hostname"] = False
     if q.get("ssl_verify") in ("1", "true", "yes"):
         ssl["check_hostname"] = True
         connect_args["ssl_verify_cert"] = True
@@ -478,7 +511,7 @@ def _migrate(url: str, *, fresh_only: bool) -> SchemaStatus:
             if dialect == "sqlite":
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             with _advisory_lock(conn, dialect):
-                conn.exec_driver_sql(VERSION_TABLE[dialect])
+                conn.exec_driver_sql(version_table(dialect))
                 conn.commit()
                 st = _status(conn, url, dialect)
                 if st.dirty:

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "core/Backends.h"
+#include "core/UrlOptions.h"
 
 namespace qcss {
 
@@ -28,6 +29,8 @@ std::string defaultUrl() {
 
 KvPtr open(std::string const& url, bool readOnly) {
     detail::Url const u = detail::parseUrl(url);
+    if (std::string const backend = detail::backendOfScheme(u.scheme); !backend.empty())
+        detail::checkUrlOptions(u, backend, maskUrl(url));
     if (u.scheme == "mem") return detail::openMem(u, url, readOnly);
 #ifdef QCSS_WITH_SQLITE
     if (u.scheme == "sqlite") return detail::openSqlite(u, url, readOnly);

@@ -33,7 +33,7 @@
 #include "mysql/MysqlAdmin.h"
 #include "core/Url.h"
 #include "qcss/Open.h"
-#include "qcss/SchemaFiles.h"
+#include "sql/Schema.h"
 #include "sql/SqlKv.h"
 
 namespace qcss::detail {
@@ -756,13 +756,6 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
 
 }  // namespace
 
-/// The statement that creates the schema-version table (the runners' own
-/// bookkeeping; python/qcss/schema.py creates the same).
-char const* const kMysqlVersionTable =
-        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INT NOT NULL PRIMARY KEY, "
-        "dirty TINYINT NOT NULL, applied_at DOUBLE NOT NULL, description VARCHAR(255) NOT NULL) "
-        "ENGINE=InnoDB";
-
 KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
     StoreOptions opts = commonOptions(url, raw, readOnly);
     Settings s = settingsFrom(url, opts.url, opts.readOnly);
@@ -776,33 +769,14 @@ KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
         first = driver->connect();
         auto* c = static_cast<MysqlConn*>(first.get());
         // Reads only: a SELECT-only user can open a read-only store.
-        Rows r;
+        schema::State state;
         try {
-            r = c->query("SELECT version, dirty FROM qcss_schema_version ORDER BY version DESC "
-                         "LIMIT 1",
-                         {});
+            Rows const r = c->query(schema::kStateQuery, {});
+            if (!r.empty()) state = {true, static_cast<int>(r[0][0].i), r[0][1].i != 0};
         } catch (DbError const& e) {
             if (e.kind() != ErrKind::NoSchema) throw;
-            throw SchemaError("database " + opts.url + " has no qcss schema: run `css-admin "
-                              "schema init --url " + opts.url + "`");
         }
-        std::int64_t const v = r.empty() ? 0 : r[0][0].i;
-        bool const dirty = !r.empty() && r[0][1].i != 0;
-        if (r.empty())
-            throw SchemaError("database " + opts.url + " has no qcss schema: run `css-admin "
-                              "schema init --url " + opts.url + "`");
-        if (dirty)
-            throw SchemaError("database " + opts.url + ": the upgrade to schema version " +
-                              std::to_string(v) + " was interrupted (dirty); repair it and run "
-                              "`css-admin schema upgrade --url " + opts.url + "`");
-        if (v < schema::kVersion)
-            throw SchemaError("database " + opts.url + " has schema version " + std::to_string(v) +
-                              ", this library needs " + std::to_string(schema::kVersion) +
-                              ": run `css-admin schema upgrade --url " + opts.url + "`");
-        if (v > schema::kVersion)
-            throw SchemaError("database " + opts.url + " has schema version " + std::to_string(v) +
-                              ", newer than this library's " + std::to_string(schema::kVersion) +
-                              ": upgrade qcss");
+        schema::checkVersion(state, "database " + opts.url, opts.url, "run");
         std::int64_t const maxPacket = c->scalar("SELECT @@max_allowed_packet");
         driver->setMaxPacket(static_cast<std::size_t>(maxPacket));
         // A value must fit in one statement with its key and the change-log row.
@@ -823,34 +797,8 @@ void installMysqlSchema(std::string const& rawUrl) {
     Url const url = parseUrl(rawUrl);
     std::string const masked = maskUrl(rawUrl);
     MysqlConn c(settingsFrom(url, masked, false));
-    c.execDirect(kMysqlVersionTable);
-    for (auto const& f : schema::k_mysql) {
-        // As python/qcss/schema.py: statements end with ';' at the end of a
-        // line; "--" lines are comments.
-        std::string const sqlText = f.sql;
-        std::string cur;
-        std::size_t p = 0;
-        while (p < sqlText.size()) {
-            std::size_t nl = sqlText.find('\n', p);
-            if (nl == std::string::npos) nl = sqlText.size();
-            std::string line = sqlText.substr(p, nl - p);
-            p = nl + 1;
-            std::size_t const b0 = line.find_first_not_of(" \t\r");
-            std::size_t const e0 = line.find_last_not_of(" \t\r");
-            std::string const stripped =
-                    b0 == std::string::npos ? std::string() : line.substr(b0, e0 - b0 + 1);
-            if (stripped.empty() || stripped.rfind("--", 0) == 0) continue;
-            cur += line + "\n";
-            if (stripped.back() == ';') {
-                c.execDirect(cur.substr(0, cur.rfind(';')));
-                cur.clear();
-            }
-        }
-        if (cur.find_first_not_of(" \t\r\n") != std::string::npos) c.execDirect(cur);
-        c.execDirect("INSERT INTO qcss_schema_version (version, dirty, applied_at, description) "
-                     "VALUES (" + std::to_string(f.version) + ", 0, UNIX_TIMESTAMP(NOW(6)), '" +
-                     f.name + "')");
-    }
+    // A whole file is one multi-statement text (the connection allows them).
+    schema::install("mysql", [&c](std::string const& sqlText) { c.execDirect(sqlText); });
 }
 
 }  // namespace qcss::detail

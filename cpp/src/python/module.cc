@@ -1,11 +1,13 @@
 // qcss: module.cc -- the pybind11 module qcss._qcss, and the one place where
 // C++ errors become Python errors.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <iterator>
 #include <map>
 #include <type_traits>
 
+#include "core/UrlOptions.h"
 #include "python/bind.h"
 #include "qcss/Errors.h"
 #include "qcss/Open.h"
@@ -176,6 +178,16 @@ PYBIND11_MODULE(_qcss, m) {
     namespace qp = qcss::python;
     m.doc() = "qcss C++ core: the master KvInterface (see the qcss package for the Python API)";
     qp::registerErrors(m);
+    m.def(
+            "_urlOptions",
+            [] {
+                pybind11::list out;
+                for (auto const& o : qcss::detail::urlOptions())
+                    out.append(pybind11::make_tuple(o.name, o.backends, o.meaning));
+                return out;
+            },
+            "The URL options the library takes (schema/url-options.tsv as embedded): "
+            "(name, backends, meaning).");
     qp::bindKv(m);
     qp::bindRegistered(m);
     m.attr("__version__") = qcss::version();

@@ -17,8 +17,8 @@
 
 #include "core/Backends.h"
 #include "core/Url.h"
-#include "qcss/SchemaFiles.h"
 #include "qcss/Open.h"
+#include "sql/Schema.h"
 #include "sql/SqlKv.h"
 
 namespace qcss::detail {
@@ -256,9 +256,10 @@ void makeDirs(std::string const& file) {
     }
 }
 
-int schemaVersion(sqlite3* db, bool& dirty, bool& present) {
-    present = false;
-    dirty = false;
+/// The installed schema's state (present = false when the version table is
+/// missing or empty).
+schema::State schemaState(sqlite3* db) {
+    schema::State state;
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db,
                            "SELECT name FROM sqlite_master WHERE type = 'table' AND "
@@ -269,28 +270,18 @@ int schemaVersion(sqlite3* db, bool& dirty, bool& present) {
     sqlite3_finalize(st);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         throw ConnError(std::string("SQLite database is busy: ") + sqlite3_errmsg(db));
-    if (rc != SQLITE_ROW) return 0;
-    present = true;
-    int v = 0;
-    sqlite3_prepare_v2(db,
-                       "SELECT version, dirty FROM qcss_schema_version ORDER BY version DESC "
-                       "LIMIT 1",
-                       -1, &st, nullptr);
+    if (rc != SQLITE_ROW) return state;
+    sqlite3_prepare_v2(db, schema::kStateQuery, -1, &st, nullptr);
     if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_int(st, 0);
-        dirty = sqlite3_column_int(st, 1) != 0;
+        state.present = true;
+        state.version = sqlite3_column_int(st, 0);
+        state.dirty = sqlite3_column_int(st, 1) != 0;
     }
     sqlite3_finalize(st);
-    return v;
+    return state;
 }
 
 }  // namespace
-
-/// The statement that creates the schema-version table (the runners' own
-/// bookkeeping; python/qcss/schema.py creates the same).
-char const* const kSqliteVersionTable =
-        "CREATE TABLE IF NOT EXISTS qcss_schema_version (version INTEGER NOT NULL PRIMARY KEY, "
-        "dirty INTEGER NOT NULL, applied_at REAL NOT NULL, description TEXT NOT NULL)";
 
 KvPtr openSqlite(Url const& url, std::string const& raw, bool readOnly) {
     StoreOptions opts = commonOptions(url, raw, readOnly);
@@ -373,40 +364,18 @@ KvPtr openSqlite(Url const& url, std::string const& raw, bool readOnly) {
                 throw SchemaError("cannot install the qcss schema in '" + path + "': " + msg);
             }
         };
-        bool dirty = false, present = false;
-        int v = schemaVersion(db, dirty, present);
-        if (!present && !opts.readOnly) {
+        schema::State state = schemaState(db);
+        if (!state.present && !opts.readOnly) {
             exec("BEGIN IMMEDIATE");
-            v = schemaVersion(db, dirty, present);  // someone else may have won
-            if (!present) {
-                exec(kSqliteVersionTable);
-                for (auto const& f : schema::k_sqlite) {
-                    exec(f.sql);
-                    exec("INSERT INTO qcss_schema_version (version, dirty, applied_at, "
-                         "description) VALUES (" + std::to_string(f.version) +
-                         ", 0, (julianday('now') - 2440587.5) * 86400.0, '" + f.name + "')");
-                }
-                v = schema::kVersion;
-                present = true;
+            state = schemaState(db);  // someone else may have won
+            if (!state.present) {
+                schema::install("sqlite", exec);
+                state = schemaState(db);
             }
             exec("COMMIT");
         }
-        std::string const where = "SQLite store " + opts.url;
-        if (!present)
-            throw SchemaError(where + " has no qcss schema: open it read-write once or run "
-                                      "`css-admin schema init --url " + opts.url + "`");
-        if (dirty)
-            throw SchemaError(where + ": the upgrade to schema version " + std::to_string(v) +
-                              " was interrupted (dirty); repair it and run `css-admin schema "
-                              "upgrade`");
-        if (v < schema::kVersion)
-            throw SchemaError(where + " has schema version " + std::to_string(v) +
-                              ", this library needs " + std::to_string(schema::kVersion) +
-                              ": run `css-admin schema upgrade --url " + opts.url + "`");
-        if (v > schema::kVersion)
-            throw SchemaError(where + " has schema version " + std::to_string(v) +
-                              ", newer than this library's " + std::to_string(schema::kVersion) +
-                              ": upgrade qcss");
+        schema::checkVersion(state, "SQLite store " + opts.url, opts.url,
+                             "open it read-write once or run");
     }
     return std::make_shared<sql::SqlKv>(std::move(opts), std::move(driver), std::move(first), retry,
                                         poolSize);
