@@ -2,6 +2,8 @@
 #include "sql/SqlKv.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <exception>
 #include <random>
 #include <deque>
 #include <optional>
@@ -188,6 +190,7 @@ struct ChangeRow {
     std::string path;
     std::string const* value;
     std::int64_t version;
+    std::int64_t revision;  // the batch's (a group commit writes several batches)
 };
 
 }  // namespace
@@ -217,6 +220,8 @@ SqlKv::SqlKv(StoreOptions opts, std::unique_ptr<Driver> driver, std::unique_ptr<
           _retry(retry),
           _pool(*_driver, poolSize),
           _rows(std::make_unique<RowCache>()) {
+    char const* const g = std::getenv("QCSS_GROUP_COMMIT");
+    _grouping = g == nullptr || std::string(g) != "0";
     if (first) _pool.adopt(std::move(first));
 }
 
@@ -334,7 +339,8 @@ std::vector<std::string> SqlKv::prefetchPaths(std::vector<Op> const& ops) const 
 }
 
 CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op> const& ops,
-                             bool lenient, std::vector<std::string> const* prefetched) {
+                             bool lenient, std::vector<std::string> const* prefetched,
+                             bool build) {
     // 1. Load, with a few multi-row reads, every row the batch can look at:
     //    the keys named, their ancestors, the subtrees it deletes, its leases.
     //    (Rows already in b.st were loaded with the revision lock.)
@@ -389,7 +395,7 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
     };
     auto put = [&](std::string const& k, Ent& e) {
         e.dirty = true;
-        b.changes.push_back(ChangeRow{ChangeKind::Put, k, e.value, e.version});
+        b.changes.push_back(ChangeRow{ChangeKind::Put, k, e.value, e.version, rev});
     };
     auto checkLease = [&](Op const& op, std::string const& k) {
         if (op.lease != 0 && b.liveLeases.count(op.lease) == 0)
@@ -524,7 +530,7 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
                                                std::to_string(e.version) + ", expected " +
                                                std::to_string(op.version));
                 auto del = [&](std::string const& k, Ent& x) {
-                    b.changes.push_back(ChangeRow{ChangeKind::Delete, k, &kEmpty, x.version});
+                    b.changes.push_back(ChangeRow{ChangeKind::Delete, k, &kEmpty, x.version, rev});
                     x.exists = false;
                     x.dirty = false;
                 };
@@ -543,12 +549,12 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
         result.results.push_back(std::move(r));
     }
 
-    if (!b.changes.empty()) buildWrites(b, rev, b.writes);
+    if (build && !b.changes.empty()) buildWrites(b, b.writes);
     if (b.changes.empty()) result.revision = rev - 1;
     return result;
 }
 
-void SqlKv::buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out) {
+void SqlKv::buildWrites(Batch& b, std::vector<Statement>& out) {
     // Subtrees removed: one range statement each.
     for (auto const& k : b.deleted) {
         auto const [lo, hi] = subtreeRange(k);
@@ -604,6 +610,7 @@ void SqlKv::buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out)
         std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 4000);
         std::string const& client = _opts.clientId;
         std::size_t i = 0;
+        std::int64_t seq = 0;  // 1, 2, ... within each revision
         while (i < b.changes.size()) {
             std::vector<Param> ps;
             std::size_t n = 0, bytes = 0;
@@ -612,8 +619,9 @@ void SqlKv::buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out)
                 std::size_t const sz = ch.path.size() + ch.value->size() + 64;
                 if (n > 0 && bytes + sz > maxBytes) break;
                 bytes += sz;
-                ps.push_back(Param::integer(rev));
-                ps.push_back(Param::integer(static_cast<std::int64_t>(i + n + 1)));
+                seq = i + n > 0 && b.changes[i + n - 1].revision == ch.revision ? seq + 1 : 1;
+                ps.push_back(Param::integer(ch.revision));
+                ps.push_back(Param::integer(seq));
                 ps.push_back(Param::integer(static_cast<int>(ch.kind)));
                 ps.push_back(Param::blob(ch.path));
                 ps.push_back(Param::blob(*ch.value));
@@ -651,7 +659,12 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return r;
         });
     }
-    std::vector<std::string> const paths = prefetchPaths(ops);
+    std::vector<std::string> paths = prefetchPaths(ops);
+    if (_grouping && groupable(ops, paths)) return commitGrouped(ops, std::move(paths));
+    return commitOne(ops, paths);
+}
+
+CommitResult SqlKv::commitOne(std::vector<Op> const& ops, std::vector<std::string> const& paths) {
     if (std::optional<CommitResult> r = commitCached(ops, paths)) return std::move(*r);
     // The first rows to read travel with the revision lock (one round trip on
     // MySQL); the writes and the COMMIT travel together (one round trip when
@@ -704,6 +717,160 @@ CommitResult SqlKv::commit(std::vector<Op> const& ops) {
             return res;
         });
         if (r) return std::move(*r);
+        run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
+    }
+}
+
+// ---- group commit: concurrent small batches of one store, one transaction ----
+//
+// Threads sharing a store object whose writes overlap in time queue them: while
+// one write of the store is in flight, the small batches arriving (sets,
+// creates and checks; no deletes, unique creates or leases) wait, and the
+// next leader writes all of them in ONE database transaction: one revision
+// lock, one read of every row they name, each batch evaluated in arrival order
+// on the rows as the ones before left them, taking the next revision when it
+// succeeds (a batch that fails -- version mismatch, key exists -- takes none
+// and writes nothing: its rows are put back, and its caller gets its own
+// error), then one write of all rows and change-log rows and COMMIT. So every
+// batch still has its own revision and log entries, revisions stay gapless and
+// in commit order, and k writers pay one commit instead of k. A batch alone
+// takes the usual path (and the row cache). QCSS_GROUP_COMMIT=0 turns it off.
+
+struct SqlKv::GroupReq {
+    std::vector<Op> const* ops;
+    std::vector<std::string> paths;
+    CommitResult result;
+    std::exception_ptr error;
+    bool done = false;
+    bool lead = false;
+};
+
+namespace {
+constexpr std::size_t kGroupPaths = 64;     // rows one batch may name to be grouped
+constexpr std::size_t kGroupMax = 64;       // batches per group
+constexpr std::size_t kGroupRows = 4000;    // rows one group reads (one statement)
+}  // namespace
+
+bool SqlKv::groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths) {
+    if (paths.size() > kGroupPaths) return false;
+    for (auto const& op : ops)
+        if (op.lease != 0 || op.type == Op::Type::Delete || op.type == Op::Type::CreateUnique)
+            return false;
+    return true;
+}
+
+CommitResult SqlKv::commitGrouped(std::vector<Op> const& ops, std::vector<std::string> paths) {
+    GroupReq me{&ops, std::move(paths), {}, nullptr, false, false};
+    std::vector<GroupReq*> group;
+    {
+        std::unique_lock<std::mutex> lk(_gMu);
+        if (!_gActive) {
+            _gActive = true;  // nothing in flight: write alone, the usual way
+            group.push_back(&me);
+        } else {
+            _gQueue.push_back(&me);
+            _gCv.wait(lk, [&] { return me.done || me.lead; });
+            if (!me.done) {  // the leader now: take what is queued, me first
+                std::size_t rows = 0;
+                while (!_gQueue.empty() && group.size() < kGroupMax &&
+                       (group.empty() || rows + _gQueue.front()->paths.size() <= kGroupRows)) {
+                    rows += _gQueue.front()->paths.size();
+                    group.push_back(_gQueue.front());
+                    _gQueue.pop_front();
+                }
+            }
+        }
+    }
+    if (!group.empty()) {
+        if (group.size() == 1) {
+            try {
+                me.result = commitOne(ops, me.paths);
+            } catch (...) {
+                me.error = std::current_exception();
+            }
+        } else {
+            try {
+                commitGroup(group);
+            } catch (...) {
+                for (GroupReq* r : group) r->error = std::current_exception();
+            }
+        }
+        std::lock_guard<std::mutex> lk(_gMu);
+        for (GroupReq* r : group) r->done = true;
+        if (_gQueue.empty()) {
+            _gActive = false;
+        } else {
+            _gQueue.front()->lead = true;
+        }
+        _gCv.notify_all();
+    }
+    if (me.error) std::rethrow_exception(me.error);
+    return std::move(me.result);
+}
+
+void SqlKv::commitGroup(std::vector<GroupReq*> const& group) {
+    std::vector<std::string> all;
+    for (GroupReq const* r : group) all.insert(all.end(), r->paths.begin(), r->paths.end());
+    std::sort(all.begin(), all.end(), [](std::string const& x, std::string const& y) {
+        int const dx = keyDepth(x), dy = keyDepth(y);
+        return dx != dy ? dx < dy : x < y;
+    });
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    std::vector<Param> ps0;
+    for (auto const& p : all) ps0.push_back(Param::blob(p));
+    std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
+                             "qcss_kv WHERE path IN (" + placeholders(all.size()) + ")";
+    while (true) {
+        bool const ok = run("commit", [&](Conn& c) -> bool {
+            Batch b;
+            std::vector<Rows> rows;
+            std::int64_t first = 0;
+            std::int64_t const token = newWriteToken();
+            try {
+                first = c.beginWriteWithQueries(Bump{leaseCond(), token},
+                                                {Statement{sql0, ps0}}, rows);
+            } catch (DbError const& e) {
+                if (e.kind() != ErrKind::Precondition) throw;
+                c.rollback();  // a lease may have expired: reap first (see commitOne)
+                return false;
+            }
+            absorb(b, all, all.size(), rows.at(0));
+            std::int64_t next = first;  // the revision of the next batch that succeeds
+            for (GroupReq* r : group) {
+                r->error = nullptr;
+                // What a failing batch may have changed: its rows, its log rows.
+                std::vector<std::pair<std::string const*, Ent>> saved;
+                for (auto const& p : r->paths) saved.emplace_back(&p, b.st.at(p));
+                std::size_t const nChanges = b.changes.size();
+                try {
+                    r->result = applyOps(c, b, next, *r->ops, false, &r->paths, false);
+                    if (b.changes.size() > nChanges) ++next;
+                } catch (CssError const&) {
+                    for (auto const& [k, e] : saved) b.st.at(*k) = e;
+                    b.changes.resize(nChanges);
+                    r->error = std::current_exception();
+                }
+            }
+            std::int64_t const last = next - 1;
+            if (last < first) {  // every batch failed: nothing to write
+                c.rollback();
+                return true;
+            }
+            std::vector<Statement>& w = b.writes;
+            if (last > first)
+                w.push_back(Statement{"UPDATE qcss_meta SET revision = ? WHERE id = 1",
+                                      {Param::integer(last)}});
+            buildWrites(b, w);
+            try {
+                c.execAndCommit(w);
+            } catch (DbError const& e) {
+                if (e.kind() == ErrKind::CommitUnknown) forget();
+                throw;
+            }
+            remember(b, last, token);
+            return true;
+        });
+        if (ok) return;
         run("reapExpiredLeases", [&](Conn& c) { return reapExpired(c); });
     }
 }

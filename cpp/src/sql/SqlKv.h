@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -93,9 +94,12 @@ private:
     void loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths);
     void absorb(Batch& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows);
     /// `prefetched`: prefetchPaths(ops), when the caller computed it.
+    /// `build`: also build the batch's writes into b.writes (a group commit
+    /// evaluates several batches first, then builds the writes of all at once).
     CommitResult applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op> const& ops,
-                          bool lenient, std::vector<std::string> const* prefetched = nullptr);
-    void buildWrites(Batch& b, std::int64_t rev, std::vector<Statement>& out);
+                          bool lenient, std::vector<std::string> const* prefetched = nullptr,
+                          bool build = true);
+    void buildWrites(Batch& b, std::vector<Statement>& out);
     std::vector<std::string> prefetchPaths(std::vector<Op> const& ops) const;
     bool reapLeases(Conn& c, std::vector<std::int64_t> const& leaseIds, std::int64_t rev);
     /// Reap the expired leases in a transaction of its own; without taking the
@@ -115,6 +119,14 @@ private:
     static std::int64_t newWriteToken();
     void forget();
 
+    /// The general write path: the row cache, else lock + read, evaluate, write.
+    CommitResult commitOne(std::vector<Op> const& ops, std::vector<std::string> const& paths);
+    /// Group commit (SqlKv.cc): small batches of concurrent threads, one transaction.
+    struct GroupReq;
+    static bool groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths);
+    CommitResult commitGrouped(std::vector<Op> const& ops, std::vector<std::string> paths);
+    void commitGroup(std::vector<GroupReq*> const& group);
+
     std::unique_ptr<Driver> _driver;
     Dialect _d;
     RetryPolicy _retry;
@@ -128,6 +140,12 @@ private:
     std::int64_t _cacheToken = 0;  ///< qcss_meta.write_token at _cacheRev
     int _skip = 0;     ///< batches to send the general way after a miss
     int _skipLen = 1;  ///< the next _skip (doubles with each miss, up to a bound)
+
+    bool _grouping = true;  ///< group commit (QCSS_GROUP_COMMIT=0: off)
+    std::mutex _gMu;
+    std::condition_variable _gCv;
+    bool _gActive = false;            ///< a grouped write of this store is in flight
+    std::deque<GroupReq*> _gQueue;    ///< batches waiting for it
 };
 
 /// A driver-independent connection option: seconds from a URL parameter.
