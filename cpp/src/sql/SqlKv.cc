@@ -743,12 +743,17 @@ struct SqlKv::GroupReq {
     std::exception_ptr error;
     bool done = false;
     bool lead = false;
+    std::condition_variable cv;  // done or lead (under _gMu)
 };
 
 namespace {
+constexpr std::size_t kCacheMax = 4096;  // rows remembered
+constexpr std::size_t kCacheBatch = 256; // rows of a batch, at most, to remember
+constexpr int kMaxSkip = 64;             // batches not tried after misses
 constexpr std::size_t kGroupPaths = 64;     // rows one batch may name to be grouped
 constexpr std::size_t kGroupMax = 64;       // batches per group
 constexpr std::size_t kGroupRows = 4000;    // rows one group reads (one statement)
+constexpr int kLeaderRounds = 4;            // groups a leader writes before handing over
 }  // namespace
 
 bool SqlKv::groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths) {
@@ -760,52 +765,153 @@ bool SqlKv::groupable(std::vector<Op> const& ops, std::vector<std::string> const
 }
 
 CommitResult SqlKv::commitGrouped(std::vector<Op> const& ops, std::vector<std::string> paths) {
-    GroupReq me{&ops, std::move(paths), {}, nullptr, false, false};
+    GroupReq me{&ops, std::move(paths), {}, nullptr, false, false, {}};
+    std::unique_lock<std::mutex> lk(_gMu);
     std::vector<GroupReq*> group;
-    {
-        std::unique_lock<std::mutex> lk(_gMu);
-        if (!_gActive) {
-            _gActive = true;  // nothing in flight: write alone, the usual way
-            group.push_back(&me);
-        } else {
-            _gQueue.push_back(&me);
-            _gCv.wait(lk, [&] { return me.done || me.lead; });
-            if (!me.done) {  // the leader now: take what is queued, me first
-                std::size_t rows = 0;
-                while (!_gQueue.empty() && group.size() < kGroupMax &&
-                       (group.empty() || rows + _gQueue.front()->paths.size() <= kGroupRows)) {
-                    rows += _gQueue.front()->paths.size();
-                    group.push_back(_gQueue.front());
-                    _gQueue.pop_front();
+    if (!_gActive) {
+        _gActive = true;  // nothing in flight: write alone, the usual way
+        group.push_back(&me);
+    } else {
+        _gQueue.push_back(&me);  // the leader is woken at the front of the queue
+        me.cv.wait(lk, [&] { return me.done || me.lead; });
+    }
+    if (!me.done) {
+        // The leader: writes what is queued (itself first); then, while more is
+        // queued, a few more groups (it is running already: a woken thread would
+        // first have to be scheduled); then hands over to the oldest waiter.
+        for (int round = 0;; ++round) {
+            std::size_t rows = 0;
+            for (GroupReq const* r : group) rows += r->paths.size();
+            while (!_gQueue.empty() && group.size() < kGroupMax &&
+                   (group.empty() || rows + _gQueue.front()->paths.size() <= kGroupRows)) {
+                rows += _gQueue.front()->paths.size();
+                group.push_back(_gQueue.front());
+                _gQueue.pop_front();
+            }
+            lk.unlock();
+            if (group.size() == 1) {
+                GroupReq& r = *group[0];
+                try {
+                    r.result = commitOne(*r.ops, r.paths);
+                } catch (...) {
+                    r.error = std::current_exception();
+                }
+            } else {
+                try {
+                    commitGroup(group);
+                } catch (...) {
+                    for (GroupReq* r : group) r->error = std::current_exception();
                 }
             }
-        }
-    }
-    if (!group.empty()) {
-        if (group.size() == 1) {
-            try {
-                me.result = commitOne(ops, me.paths);
-            } catch (...) {
-                me.error = std::current_exception();
+            lk.lock();
+            for (GroupReq* r : group) {
+                r->done = true;
+                if (r != &me) r->cv.notify_one();
             }
-        } else {
-            try {
-                commitGroup(group);
-            } catch (...) {
-                for (GroupReq* r : group) r->error = std::current_exception();
-            }
+            group.clear();
+            if (_gQueue.empty() || round + 1 >= kLeaderRounds) break;
         }
-        std::lock_guard<std::mutex> lk(_gMu);
-        for (GroupReq* r : group) r->done = true;
         if (_gQueue.empty()) {
             _gActive = false;
         } else {
             _gQueue.front()->lead = true;
+            _gQueue.front()->cv.notify_one();
         }
-        _gCv.notify_all();
     }
+    lk.unlock();
     if (me.error) std::rethrow_exception(me.error);
     return std::move(me.result);
+}
+
+std::int64_t SqlKv::evalGroup(Conn& c, Batch& b, std::vector<GroupReq*> const& group,
+                             std::int64_t first) {
+    std::int64_t next = first;  // the revision of the next batch that succeeds
+    for (GroupReq* r : group) {
+        r->error = nullptr;
+        // What a failing batch may have changed: its rows, its log rows.
+        std::vector<std::pair<std::string const*, Ent>> saved;
+        for (auto const& p : r->paths) saved.emplace_back(&p, b.st.at(p));
+        std::size_t const nChanges = b.changes.size();
+        try {
+            r->result = applyOps(c, b, next, *r->ops, false, &r->paths, false);
+            if (b.changes.size() > nChanges) ++next;
+        } catch (CssError const&) {
+            for (auto const& [k, e] : saved) b.st.at(*k) = e;
+            b.changes.resize(nChanges);
+            r->error = std::current_exception();
+        }
+    }
+    std::int64_t const last = next - 1;
+    if (last > first)  // the bump took `first`; the group ends at `last`
+        b.writes.push_back(Statement{"UPDATE qcss_meta SET revision = ? WHERE id = 1",
+                                     {Param::integer(last)}});
+    if (last >= first) buildWrites(b, b.writes);
+    return last;
+}
+
+bool SqlKv::commitGroupCached(std::vector<GroupReq*> const& group,
+                              std::vector<std::string> const& all) {
+    // As commitCached, for a group: every row it names remembered (or a key to
+    // create under a remembered parent), evaluated on them, written in one round
+    // trip if the store is still at the remembered revision. A batch failing on
+    // the remembered rows sends the group the general way, which decides on
+    // the rows as they are.
+    std::unordered_set<std::string_view> creates;
+    for (GroupReq const* r : group)
+        for (auto const& op : *r->ops)
+            if (op.type == Op::Type::Create) creates.insert(op.key);
+    Batch b0;
+    std::int64_t base = 0, baseToken = 0;
+    {
+        std::lock_guard<std::mutex> lk(_cacheMu);
+        if (_skip > 0) {
+            --_skip;
+            return false;
+        }
+        if (_cacheRev < 0) return false;
+        for (auto const& p : all) {
+            auto const it = _rows->rows.find(p);
+            if (it != _rows->rows.end()) {
+                b0.st.emplace(p, it->second);
+            } else if (creates.count(p) != 0 && _rows->rows.count(parentKey(p)) != 0) {
+                b0.st.emplace(p, Ent{});
+            } else {
+                return false;
+            }
+        }
+        base = _cacheRev;
+        baseToken = _cacheToken;
+    }
+    std::string const cond = "revision = " + std::to_string(base) +
+                             " AND write_token = " + std::to_string(baseToken) + " AND " + leaseCond();
+    bool missed = false;
+    bool const ok = run("commit", [&](Conn& c) -> bool {
+        Batch b;
+        b.st = b0.st;
+        std::int64_t const token = newWriteToken();
+        std::int64_t const last = evalGroup(c, b, group, base + 1);
+        for (GroupReq const* r : group)
+            if (r->error) return false;
+        try {
+            c.writeIf(Bump{cond, token}, b.writes);
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::CommitUnknown) forget();
+            if (e.kind() != ErrKind::Precondition && e.kind() != ErrKind::Duplicate) throw;
+            c.rollback();
+            missed = true;
+            return false;
+        }
+        remember(b, last, token, base);
+        return true;
+    });
+    std::lock_guard<std::mutex> lk(_cacheMu);
+    if (ok) {
+        _skipLen = 1;
+    } else if (missed) {
+        _skip = _skipLen;
+        _skipLen = std::min(kMaxSkip, _skipLen * 2);
+    }
+    return ok;
 }
 
 void SqlKv::commitGroup(std::vector<GroupReq*> const& group) {
@@ -816,6 +922,7 @@ void SqlKv::commitGroup(std::vector<GroupReq*> const& group) {
         return dx != dy ? dx < dy : x < y;
     });
     all.erase(std::unique(all.begin(), all.end()), all.end());
+    if (all.size() <= kCacheBatch && commitGroupCached(group, all)) return;
     std::vector<Param> ps0;
     for (auto const& p : all) ps0.push_back(Param::blob(p));
     std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
@@ -835,39 +942,19 @@ void SqlKv::commitGroup(std::vector<GroupReq*> const& group) {
                 return false;
             }
             absorb(b, all, all.size(), rows.at(0));
-            std::int64_t next = first;  // the revision of the next batch that succeeds
-            for (GroupReq* r : group) {
-                r->error = nullptr;
-                // What a failing batch may have changed: its rows, its log rows.
-                std::vector<std::pair<std::string const*, Ent>> saved;
-                for (auto const& p : r->paths) saved.emplace_back(&p, b.st.at(p));
-                std::size_t const nChanges = b.changes.size();
-                try {
-                    r->result = applyOps(c, b, next, *r->ops, false, &r->paths, false);
-                    if (b.changes.size() > nChanges) ++next;
-                } catch (CssError const&) {
-                    for (auto const& [k, e] : saved) b.st.at(*k) = e;
-                    b.changes.resize(nChanges);
-                    r->error = std::current_exception();
-                }
-            }
-            std::int64_t const last = next - 1;
+            std::int64_t const last = evalGroup(c, b, group, first);
             if (last < first) {  // every batch failed: nothing to write
                 c.rollback();
                 return true;
             }
             std::vector<Statement>& w = b.writes;
-            if (last > first)
-                w.push_back(Statement{"UPDATE qcss_meta SET revision = ? WHERE id = 1",
-                                      {Param::integer(last)}});
-            buildWrites(b, w);
             try {
                 c.execAndCommit(w);
             } catch (DbError const& e) {
                 if (e.kind() == ErrKind::CommitUnknown) forget();
                 throw;
             }
-            remember(b, last, token);
+            remember(b, last, token, first - 1);
             return true;
         });
         if (ok) return;
@@ -889,11 +976,6 @@ void SqlKv::commitGroup(std::vector<GroupReq*> const& group) {
 // before anything is written; the batch is rolled back and takes the general
 // path.
 
-namespace {
-constexpr std::size_t kCacheMax = 4096;  // rows remembered
-constexpr std::size_t kCacheBatch = 256; // rows of a batch, at most, to remember
-constexpr int kMaxSkip = 64;             // batches not tried after misses
-}  // namespace
 
 std::string SqlKv::leaseCond() const { return "lease_deadline > " + _d.nowExpr; }
 
@@ -908,11 +990,12 @@ void SqlKv::forget() {
     _cacheRev = -1;
 }
 
-void SqlKv::remember(Batch const& b, std::int64_t rev, std::int64_t token) {
+void SqlKv::remember(Batch const& b, std::int64_t rev, std::int64_t token, std::int64_t from) {
     std::lock_guard<std::mutex> lk(_cacheMu);
     if (rev <= _cacheRev) return;  // a later write was remembered first
     auto& rows = _rows->rows;
-    if (rev != _cacheRev + 1 || rows.size() + b.st.size() > kCacheMax) rows.clear();
+    if (from < 0) from = rev - 1;
+    if (from != _cacheRev || rows.size() + b.st.size() > kCacheMax) rows.clear();
     _cacheRev = rev;
     _cacheToken = token;
     if (b.st.size() > kCacheBatch) {

@@ -113,8 +113,9 @@ private:
     std::optional<CommitResult> commitCached(std::vector<Op> const& ops,
                                              std::vector<std::string> const& paths);
     /// Remember the rows of batch `b`, committed at revision `rev` with
-    /// write_token `token`.
-    void remember(Batch const& b, std::int64_t rev, std::int64_t token);
+    /// write_token `token` on the store as it was at `from` (-1: rev - 1; a
+    /// group commit takes several revisions at once).
+    void remember(Batch const& b, std::int64_t rev, std::int64_t token, std::int64_t from = -1);
     /// A fresh random write_token for qcss_meta (see Bump).
     static std::int64_t newWriteToken();
     void forget();
@@ -126,6 +127,14 @@ private:
     static bool groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths);
     CommitResult commitGrouped(std::vector<Op> const& ops, std::vector<std::string> paths);
     void commitGroup(std::vector<GroupReq*> const& group);
+    /// The group from the row cache in one round trip; false: not possible.
+    bool commitGroupCached(std::vector<GroupReq*> const& group,
+                           std::vector<std::string> const& all);
+    /// Evaluate the group's batches in order from revision `first` on (each
+    /// failing one undone, its error kept for its caller), build the writes;
+    /// returns the last revision taken (first - 1: none).
+    std::int64_t evalGroup(Conn& c, Batch& b, std::vector<GroupReq*> const& group,
+                           std::int64_t first);
 
     std::unique_ptr<Driver> _driver;
     Dialect _d;
