@@ -190,6 +190,16 @@ class Conf:
     sqlite_url: str
     zk_hosts: str
     etcd_port: int
+    server_pids: dict[str, int]  # system kind -> its server's pid (CPU accounting)
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def zk_client(hosts: str) -> Any:
@@ -544,7 +554,9 @@ def _writer_proc(kind: str, conf: Conf, idx: int, ready: Any, go: Any, out: Any,
     s.set(key, VALUE)  # connected and warm
     ready.put(idx)
     go.wait()
-    out.put(_write_loop(s, key, duration))
+    c0 = time.process_time()
+    r = _write_loop(s, key, duration)
+    out.put((*r, time.process_time() - c0))
     s.close()
 
 
@@ -571,19 +583,30 @@ def writers_processes(kind: str, conf: Conf, n: int, duration: float) -> dict[st
     try:
         for _ in range(n):
             ready.get(timeout=120)
+        pid = conf.server_pids.get(kind, 0)
+        s0 = proc_cpu(pid) if pid else 0.0
         go.set()
         res = [out.get(timeout=duration + 120) for _ in range(n)]
+        server = (proc_cpu(pid) - s0) if pid else 0.0
     finally:
         for p in procs:
             p.join(30)
             if p.is_alive():
                 p.kill()
                 p.join()
-    return _summarise(res)
+    return _summarise([r[:3] for r in res], sum(r[3] for r in res), server)
 
 
 def writers_threads(kind: str, conf: Conf, n: int, duration: float) -> dict[str, float]:
-    s = open_system(kind, conf, pool=n)
+    if kind.endswith("-nogroup"):  # the store reads it when opened
+        os.environ["QCSS_GROUP_COMMIT"] = "0"
+        try:
+            s = open_system(kind.removesuffix("-nogroup"), conf, pool=n)
+        finally:
+            del os.environ["QCSS_GROUP_COMMIT"]
+        kind = kind.removesuffix("-nogroup")
+    else:
+        s = open_system(kind, conf, pool=n)
     res: list[tuple[int, float, list[float]]] = []
     barrier = threading.Barrier(n + 1)
 
@@ -597,23 +620,33 @@ def writers_threads(kind: str, conf: Conf, n: int, duration: float) -> dict[str,
     ths = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in ths:
         t.start()
+    pid = conf.server_pids.get(kind, 0)
     barrier.wait()
+    s0 = proc_cpu(pid) if pid else 0.0
+    c0 = time.process_time()
     for t in ths:
         t.join()
+    client = time.process_time() - c0
+    server = (proc_cpu(pid) - s0) if pid else 0.0
     s.close()
-    return _summarise(res)
+    return _summarise(res, client, server)
 
 
-def _summarise(res: list[tuple[int, float, list[float]]]) -> dict[str, float]:
+def _summarise(res: list[tuple[int, float, list[float]]], client_cpu: float,
+               server_cpu: float) -> dict[str, float]:
+    """Throughput, latency percentiles, and CPU per write (client processes + server
+    process; on a shared machine CPU per operation varies far less than throughput)."""
     ops = sum(r[0] for r in res)
     secs = max(r[1] for r in res)
     lat = [x for r in res for x in r[2]]
-    return {"ops": ops / secs, "p50_ms": pct(lat, 50) * 1e3, "p99_ms": pct(lat, 99) * 1e3}
+    return {"ops": ops / secs, "p50_ms": pct(lat, 50) * 1e3, "p99_ms": pct(lat, 99) * 1e3,
+            "client_cpu_us": client_cpu / ops * 1e6, "server_cpu_us": server_cpu / ops * 1e6}
 
 
 WRITER_CASES = [  # (label, system kind, processes?)
     ("qcss MySQL, processes", "mysql", True),
     ("qcss MySQL, threads", "mysql", False),
+    ("qcss MySQL, threads, no group commit", "mysql-nogroup", False),
     ("qcss SQLite, processes", "sqlite", True),
     ("ZooKeeper, processes", "zk", True),
     ("ZooKeeper, threads", "zk", False),
@@ -723,6 +756,17 @@ def render(r: dict[str, Any]) -> str:
                  f"{per[str(n)]['p99_ms']:.1f})" for n in levels]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines.append("CPU per set in the same runs, µs: client (all writer processes or threads) + "
+                 "server (mariadbd, ZooKeeper's JVM, etcd; SQLite has none) — steadier than "
+                 "throughput when other load shares the machine:")
+    lines.append("")
+    lines.append("| writers | " + " | ".join(str(n) for n in levels) + " |")
+    lines.append("|---|" + "---:|" * len(levels))
+    for label, per in r["writers"].items():
+        cells = [f"{per[str(n)].get('client_cpu_us', 0):,.0f} + "
+                 f"{per[str(n)].get('server_cpu_us', 0):,.0f}" for n in levels]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
     lines.append("Targets (ratios measured in this run):")
     lines.append("")
     for t in r["targets"]:
@@ -826,7 +870,10 @@ def servers(tmp: Path, mysql_url: str | None) -> Iterator[tuple[Conf, str, bool]
                 cur.execute("SELECT VERSION()")
                 row = cur.fetchone()
             conn.close()
-            yield (Conf(url, sqlite_url, zk.hosts, etcd.port),
+            pids = {"zk": zk.proc.pid if zk.proc else 0,
+                    "etcd": etcd.proc.pid if etcd.proc else 0,
+                    "mysql": my.proc.pid if my.proc else 0}
+            yield (Conf(url, sqlite_url, zk.hosts, etcd.port, pids),
                    str(row[0]) if row else "?", mysql_url is None)
     finally:
         del db
