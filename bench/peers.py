@@ -55,6 +55,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from zkserver import ZkServer, free_port  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_watch import cpu_seconds, pct  # noqa: E402
+
 VALUE = b"v" * 100
 FANOUTS = (10, 1000, 10000)
 BEGIN = "<!-- bench/peers.py --write-docs: begin (generated, do not edit by hand) -->"
@@ -191,15 +194,6 @@ class Conf:
     zk_hosts: str
     etcd_port: int
     server_pids: dict[str, int]  # system kind -> its server's pid (CPU accounting)
-
-
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def zk_client(hosts: str) -> Any:
@@ -584,10 +578,10 @@ def writers_processes(kind: str, conf: Conf, n: int, duration: float) -> dict[st
         for _ in range(n):
             ready.get(timeout=120)
         pid = conf.server_pids.get(kind, 0)
-        s0 = proc_cpu(pid) if pid else 0.0
+        s0 = cpu_seconds(pid) if pid else 0.0
         go.set()
         res = [out.get(timeout=duration + 120) for _ in range(n)]
-        server = (proc_cpu(pid) - s0) if pid else 0.0
+        server = (cpu_seconds(pid) - s0) if pid else 0.0
     finally:
         for p in procs:
             p.join(30)
@@ -622,12 +616,12 @@ def writers_threads(kind: str, conf: Conf, n: int, duration: float) -> dict[str,
         t.start()
     pid = conf.server_pids.get(kind, 0)
     barrier.wait()
-    s0 = proc_cpu(pid) if pid else 0.0
+    s0 = cpu_seconds(pid) if pid else 0.0
     c0 = time.process_time()
     for t in ths:
         t.join()
     client = time.process_time() - c0
-    server = (proc_cpu(pid) - s0) if pid else 0.0
+    server = (cpu_seconds(pid) - s0) if pid else 0.0
     s.close()
     return _summarise(res, client, server)
 
@@ -673,11 +667,6 @@ def concurrent(conf: Conf, levels: list[int], rounds: int,
 
 
 # --------------------------------------------------------------------------- report
-
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] if s else float("nan")
-
 
 def _cmd(*args: str) -> str:
     try:
