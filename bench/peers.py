@@ -882,7 +882,7 @@ def main() -> int:
     ap.add_argument("--levels", default="1,4,16,64", help="concurrent writer counts")
     ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
     a = ap.parse_args()
-    rounds, window, duration = (1, 0.15, 1.0) if a.quick else (5, 0.4, 2.5)
+    rounds, window, duration = (1, 0.15, 1.0) if a.quick else (5, 0.4, 2.0)
     wrounds, wsamples = (1, 5) if a.quick else (3, 30)
     levels = [int(x) for x in a.levels.split(",")]
     interval = 0.1

@@ -756,12 +756,17 @@ constexpr std::size_t kGroupRows = 4000;    // rows one group reads (one stateme
 constexpr int kLeaderRounds = 4;            // groups a leader writes before handing over
 }  // namespace
 
-bool SqlKv::groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths) {
-    if (paths.size() > kGroupPaths) return false;
+bool SqlKv::cacheable(std::vector<Op> const& ops) {
+    // Rows a batch finds by a range read (subtrees, unique suffixes) and leases
+    // to check are neither remembered nor read for a group.
     for (auto const& op : ops)
         if (op.lease != 0 || op.type == Op::Type::Delete || op.type == Op::Type::CreateUnique)
             return false;
     return true;
+}
+
+bool SqlKv::groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths) {
+    return paths.size() <= kGroupPaths && cacheable(ops);
 }
 
 CommitResult SqlKv::commitGrouped(std::vector<Op> const& ops, std::vector<std::string> paths) {
@@ -1012,75 +1017,11 @@ void SqlKv::remember(Batch const& b, std::int64_t rev, std::int64_t token, std::
 
 std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
                                                 std::vector<std::string> const& paths) {
-    if (paths.size() > kCacheBatch) return std::nullopt;
-    for (auto const& op : ops) {
-        // Rows a batch finds by a range read (subtrees, unique suffixes) and
-        // leases to check are not remembered.
-        if (op.lease != 0 || op.type == Op::Type::Delete || op.type == Op::Type::CreateUnique)
-            return std::nullopt;
-    }
-    std::unordered_set<std::string_view> creates;
-    for (auto const& op : ops)
-        if (op.type == Op::Type::Create) creates.insert(op.key);
-    Batch b0;
-    std::int64_t base = 0, baseToken = 0;
-    {
-        std::lock_guard<std::mutex> lk(_cacheMu);
-        if (_skip > 0) {
-            --_skip;
-            return std::nullopt;
-        }
-        if (_cacheRev < 0) return std::nullopt;
-        for (auto const& p : paths) {
-            auto const it = _rows->rows.find(p);
-            if (it == _rows->rows.end()) {
-                // A key to create, under a remembered parent, is taken as
-                // absent: if it exists after all, its plain INSERT fails on
-                // the primary key and the batch takes the general path.
-                if (creates.count(p) != 0 && _rows->rows.count(parentKey(p)) != 0) {
-                    b0.st.emplace(p, Ent{});
-                    continue;
-                }
-                return std::nullopt;
-            }
-            b0.st.emplace(p, it->second);
-        }
-        base = _cacheRev;
-        baseToken = _cacheToken;
-    }
-    std::string const cond = "revision = " + std::to_string(base) +
-                             " AND write_token = " + std::to_string(baseToken) + " AND " + leaseCond();
-    bool missed = false;  // the store was not as remembered
-    std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
-        Batch b;
-        b.st = b0.st;
-        std::int64_t const token = newWriteToken();
-        CommitResult res;
-        try {
-            res = applyOps(c, b, base + 1, ops, false, &paths);  // reads nothing: all in b.st
-        } catch (CssError const&) {
-            return std::nullopt;  // decided on the store as it is now, below
-        }
-        try {
-            c.writeIf(Bump{cond, token}, b.writes);
-        } catch (DbError const& e) {
-            if (e.kind() == ErrKind::CommitUnknown) forget();
-            if (e.kind() != ErrKind::Precondition && e.kind() != ErrKind::Duplicate) throw;
-            c.rollback();
-            missed = true;
-            return std::nullopt;
-        }
-        remember(b, base + 1, token);
-        return res;
-    });
-    std::lock_guard<std::mutex> lk(_cacheMu);
-    if (r) {
-        _skipLen = 1;
-    } else if (missed) {
-        _skip = _skipLen;
-        _skipLen = std::min(kMaxSkip, _skipLen * 2);
-    }
-    return r;
+    // A group of one (commitGroupCached).
+    if (paths.size() > kCacheBatch || !cacheable(ops)) return std::nullopt;
+    GroupReq one{&ops, paths, {}, nullptr, false, false, {}};
+    if (!commitGroupCached({&one}, paths)) return std::nullopt;
+    return std::move(one.result);
 }
 
 // ---- reads --------------------------------------------------------------------

@@ -125,6 +125,8 @@ private:
     /// Group commit (SqlKv.cc): small batches of concurrent threads, one transaction.
     struct GroupReq;
     static bool groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths);
+    /// No deletes, unique creates or leases: all rows it needs are named rows.
+    static bool cacheable(std::vector<Op> const& ops);
     CommitResult commitGrouped(std::vector<Op> const& ops, std::vector<std::string> paths);
     void commitGroup(std::vector<GroupReq*> const& group);
     /// The group from the row cache in one round trip; false: not possible.
