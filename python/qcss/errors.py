@@ -136,4 +136,5 @@ class NodeInUse(CssError):
 
 
 class ConfigError(CssError, ValueError):
-    """Bad configuration: a malformed URL, an unknown option, bad parameters."""
+    """Bad configuration: a malformed URL, an unknown option, bad parameters, a str
+    argument that is not valid UTF-8 (a lone surrogate; keys raise InvalidKeyError)."""

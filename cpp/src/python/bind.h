@@ -30,6 +30,12 @@ struct Key {
 /// for a `str` that is not encodable as UTF-8, TypeError for anything else.
 std::string keyBytes(py::handle key);
 
+/// Raise the error for a `str` argument that is not encodable as UTF-8 (a lone
+/// surrogate): ConfigError (a ValueError) naming `what` and the index of the
+/// surrogate, never the text (it may be a password in a URL). Never
+/// UnicodeEncodeError or pybind11's "incompatible function arguments".
+[[noreturn]] void notUtf8(py::handle text, char const* what);
+
 /// bytes -> raw bytes, str -> UTF-8; anything else raises TypeError naming `what`.
 std::string toBytes(py::handle value, char const* what = "value");
 
@@ -64,6 +70,20 @@ struct type_caster<qcss::python::Key> {
     static handle cast(qcss::python::Key const& k, return_value_policy, handle) {
         return PyUnicode_DecodeUTF8(k.bytes.data(), static_cast<Py_ssize_t>(k.bytes.size()),
                                     "surrogateescape");
+    }
+};
+
+/// Every `std::string` parameter of the module (names, purposes, owners, URLs):
+/// pybind11's own caster, except that a `str` with a lone surrogate raises
+/// ConfigError (see notUtf8) instead of failing the overload with TypeError.
+/// Declared here, before any binding instantiates the caster (every binding file
+/// includes bind.h).
+template <>
+struct type_caster<std::string> : string_caster<std::string> {
+    bool load(handle src, bool convert) {
+        if (string_caster<std::string>::load(src, convert)) return true;
+        if (src && PyUnicode_Check(src.ptr())) qcss::python::notUtf8(src, "text argument");
+        return false;
     }
 };
 

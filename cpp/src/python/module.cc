@@ -27,6 +27,16 @@ void bindRegistered(py::module_& m) {
     for (auto const& [name, fn] : registry()) fn(m);
 }
 
+namespace {
+/// `text` (a str) as ascii() shows it, at most 200 characters.
+std::string shownAscii(py::handle text) {
+    py::str s = py::reinterpret_borrow<py::str>(text);
+    std::string shown = py::str(py::module_::import("builtins").attr("ascii")(s[py::slice(0, 200, 1)]));
+    if (PyUnicode_GetLength(text.ptr()) > 200) shown += "...";
+    return shown;
+}
+}  // namespace
+
 std::string keyBytes(py::handle key) {
     if (PyBytes_Check(key.ptr())) {
         char* data = nullptr;
@@ -41,10 +51,21 @@ std::string keyBytes(py::handle key) {
     // Not encodable (a lone surrogate): the same error as any other invalid key,
     // naming the key as ascii() shows it ("/a\udc80"), at most 200 characters.
     PyErr_Clear();
-    py::str s = py::reinterpret_borrow<py::str>(key);
-    std::string shown = py::str(py::module_::import("builtins").attr("ascii")(s[py::slice(0, 200, 1)]));
-    if (PyUnicode_GetLength(key.ptr()) > 200) shown += "...";
-    throw InvalidKeyError("invalid key " + shown + ": not valid UTF-8 (a lone surrogate)");
+    throw InvalidKeyError("invalid key " + shownAscii(key) + ": not valid UTF-8 (a lone surrogate)");
+}
+
+void notUtf8(py::handle text, char const* what) {
+    // The text itself is not shown: it may be a password (in a URL) or a large value.
+    PyErr_Clear();
+    Py_ssize_t const n = PyUnicode_GetLength(text.ptr());
+    Py_ssize_t at = 0;
+    while (at < n) {
+        Py_UCS4 const c = PyUnicode_ReadChar(text.ptr(), at);
+        if (c >= 0xD800 && c <= 0xDFFF) break;
+        ++at;
+    }
+    throw ConfigError(std::string(what) + " is not valid UTF-8: a lone surrogate at index " +
+                      std::to_string(at) + " (pass bytes, or a str without lone surrogates)");
 }
 
 std::string toBytes(py::handle value, char const* what) {
@@ -57,7 +78,7 @@ std::string toBytes(py::handle value, char const* what) {
     if (PyUnicode_Check(value.ptr())) {
         Py_ssize_t size = 0;
         char const* data = PyUnicode_AsUTF8AndSize(value.ptr(), &size);
-        if (data == nullptr) throw py::error_already_set();
+        if (data == nullptr) notUtf8(value, what);
         return std::string(data, static_cast<std::size_t>(size));
     }
     if (PyByteArray_Check(value.ptr()) || PyMemoryView_Check(value.ptr())) {
