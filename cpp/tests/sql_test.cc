@@ -646,7 +646,7 @@ TEST_CASE("mysql: a killed connection is re-established and the read retried") {
 #endif
 }
 
-TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> retried") {
+TEST_CASE("mysql: lost after the COMMIT was sent -> CommitUnknownError; before -> retried") {
 #ifdef QCSS_WITH_MYSQL
     if (!mysqlAvailable()) return;
     Store s = mysqlStore();
@@ -654,20 +654,24 @@ TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> re
         auto kv = open(s.url);
         kv->set("/x", "1");
         std::int64_t const r = kv->revision();
-        detail::sql::failNextCommits = 1;
+        // The connection is lost after the server committed, before its reply
+        // arrived: CommitUnknownError, and the write is not retried (applied once).
+        detail::sql::failAfterCommitSent = 1;
         CHECK_THROWS(kv->set("/x", "2"), CommitUnknownError);  // one-round-trip set
-        detail::sql::failNextCommits = 1;
+        CHECK_EQ(kv->revision(), r + 1);
+        CHECK_EQ(kv->getStat("/x").version, 2);
+        detail::sql::failAfterCommitSent = 1;
         CHECK_THROWS(kv->create("/y/z", "1"), CommitUnknownError);  // general path
-        detail::sql::failNextCommits = 1;
+        CHECK_EQ(kv->revision(), r + 2);
+        CHECK(kv->exists("/y/z"));
+        detail::sql::failAfterCommitSent = 1;
         CHECK_THROWS(kv->deleteKey("/x"), CommitUnknownError);
-        CHECK_EQ(detail::sql::failNextCommits.load(), 0);
-        // The connection was cut before the COMMIT left: nothing happened, and
-        // the store reconnects for the next call.
-        CHECK_EQ(kv->revision(), r);
-        CHECK_EQ(kv->get("/x"), std::string("1"));
-        CHECK(!kv->exists("/y"));
-        CHECK_EQ(kv->set("/x", "3"), 2);
-        CHECK(kv->changes(0).size() == 2u);
+        CHECK_EQ(detail::sql::failAfterCommitSent.load(), 0);
+        CHECK_EQ(kv->revision(), r + 3);
+        CHECK(!kv->exists("/x"));
+        // The store reconnects for the next call; one log row per key written.
+        CHECK_EQ(kv->set("/x", "3"), 1);
+        CHECK_EQ(kv->changes(0).size(), 6u);
         // Lost before anything was committed: retried on a new connection, once.
         std::int64_t const r2 = kv->revision();
         detail::sql::failNextBegins = 2;
@@ -675,6 +679,21 @@ TEST_CASE("mysql: lost during COMMIT -> CommitUnknownError; lost before it -> re
         CHECK_EQ(detail::sql::failNextBegins.load(), 0);
         CHECK_EQ(kv->revision(), r2 + 1);
         CHECK_EQ(kv->changes(r2).size(), 2u);
+        // Lost before a round trip carrying the COMMIT was sent (a pooled
+        // connection the server had closed): nothing reached the server, so
+        // the write is retried on a new connection and applied once, on
+        // the one-round-trip path and the general one.
+        std::int64_t const r3 = kv->revision();
+        std::int64_t const v = kv->getStat("/x").version;
+        detail::sql::failBeforeCommitSent = 1;
+        CHECK_EQ(kv->set("/x", "4"), v + 1);
+        CHECK_EQ(detail::sql::failBeforeCommitSent.load(), 0);
+        detail::sql::failBeforeCommitSent = 1;
+        CHECK_EQ(kv->create("/u/t", "1"), std::string("/u/t"));
+        CHECK_EQ(detail::sql::failBeforeCommitSent.load(), 0);
+        CHECK_EQ(kv->revision(), r3 + 2);
+        CHECK_EQ(kv->get("/x"), std::string("4"));
+        CHECK_EQ(kv->changes(r3).size(), 3u);
     }
     s.cleanup();
 #endif

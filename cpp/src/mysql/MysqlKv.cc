@@ -21,6 +21,7 @@
 #include <mysqld_error.h>
 #include <errmsg.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstdlib>
@@ -189,16 +190,51 @@ public:
         if (_my != nullptr) mysql_close(_my);
     }
 
-    [[noreturn]] void fail(unsigned code, char const* msg) {
-        ErrKind const k = classify(code);
+    /// Seconds a pooled connection may sit idle before it is pinged when
+    /// taken again (below that, one poll() of its socket checks it).
+    static constexpr double kPingAfterIdleSec = 30;
+
+    [[noreturn]] void fail(unsigned code, std::string msg) {
+        ErrKind k = classify(code);
+        // A query whose internal temporary table vanished (a server restarted
+        // with the same tmpdir cleans '#sql*' files): transient, retried.
+        if (code == ER_CANT_DELETE_FILE) {
+            if (msg.find("#sql") != std::string::npos) k = ErrKind::Lost;
+        }
+        if (code == 0) {
+            // Failed without a code anywhere: the connection's state is
+            // unknown; drop it and retry like a lost connection.
+            k = ErrKind::Lost;
+            code = CR_UNKNOWN_ERROR;
+            if (msg.empty()) msg = "the statement failed without an error code from the client "
+                                   "library (connection state unknown)";
+        }
+        if (msg.empty()) msg = "MySQL error " + std::to_string(code) + " (no message)";
         if (k == ErrKind::Lost) _broken = true;
         throw DbError(k, static_cast<int>(code), msg);
     }
     [[noreturn]] void failConn() { fail(mysql_errno(_my), mysql_error(_my)); }
+    /// A failed prepared statement: Connector/C leaves mysql_stmt_errno at 0
+    /// after a failed fetch (a killed query, a lost connection) and puts the
+    /// real error on the connection.
     [[noreturn]] void failStmt(Stmt& s) {
         unsigned const code = mysql_stmt_errno(s.st);
-        std::string const msg = mysql_stmt_error(s.st);
-        fail(code, msg.c_str());
+        if (code == 0) failConn();
+        fail(code, mysql_stmt_error(s.st));
+    }
+
+    bool stillAlive(double idleSec) noexcept override {
+        if (_my == nullptr || _broken) return false;
+        // A connection the server closed (idle timeout, restart, KILL) has
+        // its end-of-file (or an error packet) waiting: an idle connection
+        // has nothing else to read.
+        pollfd p{};
+        p.fd = static_cast<int>(mysql_get_socket(_my));
+        p.events = POLLIN;
+        if (::poll(&p, 1, 0) != 0) return false;
+        if (idleSec < kPingAfterIdleSec) return true;
+        ++sql::roundTrips;
+        return mysql_ping(_my) == 0;
     }
 
     static void bindResults(Stmt& s, MYSQL_RES* meta) {
@@ -496,27 +532,43 @@ public:
 
     /// Send the multi-statement `text`, whose statement number `bumpAt` is
     /// the conditional revision bump, and consume every result (the rows of
-    /// queries into `out` when given). Returns the new revision. `commits`:
-    /// the text ends with COMMIT, so a lost connection leaves it unknown.
+    /// queries into `out` when given). Returns the new revision. `commitAt`:
+    /// the number of the statement that is the COMMIT (-1: none). A
+    /// connection lost after that text was sent leaves the outcome unknown
+    /// (CommitUnknown); one lost before it was sent, or an error the server
+    /// reported for a statement before the COMMIT (the server stops there),
+    /// leaves nothing committed: an ordinary, retryable error.
     std::int64_t multiWrite(std::string const& text, int bumpAt, std::vector<Rows>* out,
-                            bool commits) {
+                            int commitAt) {
+        bool const commits = commitAt >= 0;
         _inTxn = true;
         ++sql::roundTrips;
-        if (commits) injectCommitFailure();
-        else injectFailure(sql::failNextBegins);
+        injectFailure(commits ? sql::failBeforeCommitSent : sql::failNextBegins);
+        if (mysql_send_query(_my, text.data(), static_cast<unsigned long>(text.size())) != 0)
+            failConn();  // not sent (entirely): nothing can have been committed
+        bool const loseReply = commits && takeHook(sql::failAfterCommitSent);
         std::int64_t rev = 0;
         int idx = 0;
         auto failAt = [&]() {
             unsigned const code = mysql_errno(_my);
             if (idx == bumpAt && code == ER_BAD_NULL_ERROR)
                 throw DbError(ErrKind::Precondition, static_cast<int>(code), mysql_error(_my));
-            if (commits && classify(code) == ErrKind::Lost) {
+            bool const serverSaid = code != 0 && code < CR_MIN_ERROR;
+            if (commits && classify(code) == ErrKind::Lost && !(serverSaid && idx < commitAt)) {
                 _broken = true;
-                throw DbError(ErrKind::CommitUnknown, static_cast<int>(code), mysql_error(_my));
+                std::string msg = mysql_error(_my);
+                if (msg.empty()) msg = "MySQL error " + std::to_string(code);
+                throw DbError(ErrKind::CommitUnknown, static_cast<int>(code), msg);
+            }
+            if (commits && code == 0) {
+                _broken = true;
+                throw DbError(ErrKind::CommitUnknown, CR_UNKNOWN_ERROR,
+                              "the connection failed without an error code after the COMMIT "
+                              "was sent");
             }
             failConn();
         };
-        if (mysql_real_query(_my, text.data(), text.size()) != 0) failAt();
+        if (mysql_read_query_result(_my) != 0) failAt();
         while (true) {
             MYSQL_RES* res = mysql_store_result(_my);
             if (res != nullptr) {
@@ -536,6 +588,12 @@ public:
             if (st > 0) failAt();
         }
         if (commits) _inTxn = false;
+        if (loseReply) {  // test hook: the reply "lost" after the server committed
+            ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
+            _broken = true;
+            throw DbError(ErrKind::CommitUnknown, CR_SERVER_LOST,
+                          "Lost connection to server during query (test hook)");
+        }
         return rev;
     }
 
@@ -560,7 +618,7 @@ public:
                                        std::vector<Rows>& out) override {
         std::optional<std::string> const text = pipelined(bump, qs);
         if (!text) return sql::Conn::beginWriteWithQueries(bump, qs, out);
-        std::int64_t const rev = multiWrite(*text, 1, &out, false);
+        std::int64_t const rev = multiWrite(*text, 1, &out, -1);
         if (out.size() != qs.size()) throw DbError(ErrKind::Other, 0, "missing query results");
         return rev;
     }
@@ -570,7 +628,7 @@ public:
         std::optional<std::string> text = pipelined(bump, stmts);
         if (!text) return sql::Conn::writeIf(bump, stmts);
         *text += "; COMMIT";
-        return multiWrite(*text, 1, nullptr, true);
+        return multiWrite(*text, 1, nullptr, static_cast<int>(stmts.size()) + 2);
     }
 
     void execAndCommit(std::vector<sql::Statement> const& stmts) override {
@@ -581,45 +639,47 @@ public:
         // A statement too large for that (a huge value) goes alone, binary.
         std::size_t const limit = std::min<std::size_t>(16u << 20, _maxPacket->load() / 2);
         std::string text;
+        int inText = 0;  // statements in `text`
         for (auto const& st : stmts) {
             std::size_t const size = st.sql.size() + inlineSize(st.params) + 2;
             if (size > limit) {
                 if (!text.empty()) textQuery(text);
                 text.clear();
+                inText = 0;
                 exec(st.sql, st.params);
                 continue;
             }
             if (!text.empty() && text.size() + size > limit) {
                 textQuery(text);
                 text.clear();
+                inText = 0;
             }
             if (text.empty()) text.reserve(std::min(limit, size * (stmts.size() + 1)) + 16);
             inlineInto(text, st.sql, st.params);
             text += "; ";
+            ++inText;
         }
         text += "COMMIT";
-        sendCommit(text);
+        multiWrite(text, -1, nullptr, inText);
     }
 
-    void injectFailure(std::atomic<int>& counter) {
+    static bool takeHook(std::atomic<int>& counter) {
         int n = counter.load();
         while (n > 0 && !counter.compare_exchange_weak(n, n - 1)) {
         }
-        if (n > 0) ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
+        return n > 0;
     }
-    void injectCommitFailure() { injectFailure(sql::failNextCommits); }
-
-    /// Send a round trip that ends with COMMIT: losing the connection during
-    /// it leaves the outcome unknown (multiWrite reports CommitUnknown).
-    void sendCommit(std::string const& text) { multiWrite(text, -1, nullptr, true); }
+    void injectFailure(std::atomic<int>& counter) {
+        if (takeHook(counter)) ::shutdown(static_cast<int>(mysql_get_socket(_my)), SHUT_RDWR);
+    }
 
     std::int64_t beginWrite(sql::Bump const& bump) override {
-        return multiWrite("START TRANSACTION; " + bumpSql(bump), 1, nullptr, false);
+        return multiWrite("START TRANSACTION; " + bumpSql(bump), 1, nullptr, -1);
     }
     std::int64_t beginWriteNoBump() override {
         std::vector<Rows> out;
         multiWrite("START TRANSACTION; SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE", -1,
-                   &out, false);
+                   &out, -1);
         if (out.size() != 1 || out[0].empty())
             throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
         return out[0][0][0].i;
@@ -629,7 +689,7 @@ public:
         textQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
                   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
     }
-    void commit() override { sendCommit("COMMIT"); }
+    void commit() override { multiWrite("COMMIT", -1, nullptr, 0); }
     void endRead() override {
         textQuery("COMMIT");
         _inTxn = false;

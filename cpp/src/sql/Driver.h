@@ -22,9 +22,15 @@ namespace qcss::detail::sql {
 /// Client-server round trips made by every connection of the process (the
 /// MySQL driver counts them; the bench reports round trips per operation).
 inline std::atomic<std::uint64_t> roundTrips{0};
+/// Test hook: for each of the next N round trips that carry a COMMIT, the
+/// MySQL driver drops its connection once the server has answered, as if the
+/// reply had been lost: the write is committed, the caller gets
+/// CommitUnknownError (and the core must not retry it).
+inline std::atomic<int> failAfterCommitSent{0};
 /// Test hook: the MySQL driver drops its connection just before sending each
-/// of the next N round trips that carry a COMMIT (to test CommitUnknownError).
-inline std::atomic<int> failNextCommits{0};
+/// of the next N round trips that carry a COMMIT (nothing reached the server:
+/// the core must reconnect and retry them).
+inline std::atomic<int> failBeforeCommitSent{0};
 /// Test hook: the same for the next N round trips that open a write
 /// transaction (nothing is committed yet: the core must retry them).
 inline std::atomic<int> failNextBegins{0};
@@ -199,6 +205,14 @@ public:
 
     /// False once a lost-connection error was seen: the pool drops it.
     virtual bool usable() const noexcept = 0;
+    /// Called by the pool before handing out a connection that was idle for
+    /// `idleSec` seconds: false if it is known dead (the server closed it after
+    /// its idle timeout, or restarted), so it is replaced before anything is
+    /// sent on it. Must be cheap for short idle times.
+    virtual bool stillAlive(double idleSec) noexcept {
+        (void)idleSec;
+        return true;
+    }
 };
 
 /// Creates connections; one per store.

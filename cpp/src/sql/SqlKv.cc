@@ -59,9 +59,17 @@ std::unique_ptr<Conn> Pool::acquire() {
     std::unique_lock<std::mutex> lk(_mu);
     while (true) {
         if (!_idle.empty()) {
-            auto c = std::move(_idle.back());
+            Idle it = std::move(_idle.back());
             _idle.pop_back();
-            return c;
+            lk.unlock();
+            double const idle =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - it.since)
+                            .count();
+            if (it.conn->stillAlive(idle)) return std::move(it.conn);
+            it.conn.reset();  // dead (closed by the server): replace it
+            lk.lock();
+            --_total;
+            continue;
         }
         if (_total < _max) {
             ++_total;
@@ -83,7 +91,7 @@ void Pool::release(std::unique_ptr<Conn> c) {
     if (!c) return;
     std::lock_guard<std::mutex> lk(_mu);
     if (c->usable()) {
-        _idle.push_back(std::move(c));
+        _idle.push_back({std::move(c), std::chrono::steady_clock::now()});
     } else {
         --_total;
     }
@@ -93,7 +101,7 @@ void Pool::release(std::unique_ptr<Conn> c) {
 void Pool::adopt(std::unique_ptr<Conn> c) {
     std::lock_guard<std::mutex> lk(_mu);
     ++_total;
-    _idle.push_back(std::move(c));
+    _idle.push_back({std::move(c), std::chrono::steady_clock::now()});
 }
 
 // ---- SqlKv ------------------------------------------------------------------

@@ -47,7 +47,11 @@ private:
     Driver& _driver;
     std::size_t _max;
     std::size_t _total = 0;
-    std::vector<std::unique_ptr<Conn>> _idle;
+    struct Idle {
+        std::unique_ptr<Conn> conn;
+        std::chrono::steady_clock::time_point since;
+    };
+    std::vector<Idle> _idle;
     std::mutex _mu;
     std::condition_variable _cv;
 };

@@ -29,7 +29,8 @@ import pymysql
 
 import qcss.schema
 
-__all__ = ["MAX_PACKET", "NoServer", "Server", "find_or_start", "mysql_server", "start_private"]
+__all__ = ["MAX_PACKET", "NoServer", "Server", "find_or_start", "mysql_server", "private_server",
+           "start_private"]
 
 MAX_PACKET = 64 * 1024 * 1024
 
@@ -45,6 +46,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     datadir: Path | None = None
     databases: list[str] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)  # how `proc` was started (restart())
+    log: Path | None = None
 
     def _parts(self) -> urllib.parse.SplitResult:
         return urllib.parse.urlsplit(self.base_url)
@@ -86,6 +89,24 @@ class Server:
                     cur.execute(f"DROP DATABASE IF EXISTS {name}")
             finally:
                 conn.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server started here (a crash: no shutdown, no flush) and reap it."""
+        if self.proc is None:
+            raise NoServer("kill(): this server was not started here")
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        """Start the server again on the same data directory and port (after kill()/stop())."""
+        if not self.argv or self.log is None:
+            raise NoServer("restart(): this server was not started here")
+        if self.proc is not None:
+            self.stop()
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        _wait_up(self, self.log)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -131,36 +152,18 @@ def _raise_packet(server: Server) -> None:
         conn.close()
 
 
-def _start(tmp: Path) -> Server:
-    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
-    daemon = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
-    if install is None or not Path(daemon).exists():
-        raise NoServer("no server on 127.0.0.1:3306 and no mariadbd to start")
-    datadir = tmp / "data"
-    sock = tmp / "mysqld.sock"
-    port = _free_port()
-    user = ["--user=root"] if os.geteuid() == 0 else []
-    subprocess.run(
-        [install, "--no-defaults", f"--datadir={datadir}",
-         "--auth-root-authentication-method=normal", "--skip-test-db", *user],
-        check=True, capture_output=True,
-    )
-    log = (tmp / "mariadbd.log").open("wb")
-    proc = subprocess.Popen(
-        [daemon, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
-         "--bind-address=127.0.0.1", f"--max-allowed-packet={MAX_PACKET}", "--skip-log-bin",
-         *user],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+def _wait_up(server: Server, log: Path) -> None:
+    """Wait (60 s at most) until `server`'s freshly started process accepts logins."""
+    p = server._parts()
+    host, port = p.hostname or "127.0.0.1", p.port or 3306
     deadline = time.monotonic() + 60
-    server = Server(f"mysql://root@127.0.0.1:{port}", proc=proc, datadir=datadir)
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise NoServer(f"mariadbd exited: see {tmp / 'mariadbd.log'}")
-        if _answers("127.0.0.1", port):
+        if server.proc is None or server.proc.poll() is not None:
+            raise NoServer(f"mariadbd exited: see {log}")
+        if _answers(host, port):
             try:
                 server.connect().close()
-                return server
+                return
             except pymysql.MySQLError:
                 pass
         time.sleep(0.2)  # waiting for an external process to come up
@@ -168,11 +171,42 @@ def _start(tmp: Path) -> Server:
     raise NoServer("mariadbd did not start within 60 s")
 
 
-def start_private(tmp: Path) -> Server:
+def _start(tmp: Path, extra: tuple[str, ...] = ()) -> Server:
+    install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    daemon = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
+    if install is None or not Path(daemon).exists():
+        raise NoServer("no server on 127.0.0.1:3306 and no mariadbd to start")
+    datadir = tmp / "data"
+    sock = tmp / "mysqld.sock"
+    # Its own tmpdir: a starting mariadbd deletes the '#sql*' files in its
+    # tmpdir, which would break the queries of any other server using /tmp.
+    tmpdir = tmp / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [install, "--no-defaults", f"--datadir={datadir}",
+         "--auth-root-authentication-method=normal", "--skip-test-db", *user],
+        check=True, capture_output=True,
+    )
+    argv = [daemon, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
+            f"--port={port}", f"--tmpdir={tmpdir}", "--bind-address=127.0.0.1",
+            f"--max-allowed-packet={MAX_PACKET}", "--skip-log-bin", *user, *extra]
+    log = tmp / "mariadbd.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"mysql://root@127.0.0.1:{port}", proc=proc, datadir=datadir, argv=argv,
+                    log=log)
+    _wait_up(server, log)
+    return server
+
+
+def start_private(tmp: Path, *args: str) -> Server:
     """A throwaway ``mariadbd`` with its data in ``tmp``, whatever else answers (benchmarks
-    that must not share a server with other users); call ``stop()`` when done."""
+    that must not share a server with other users; fault tests that kill or restart it),
+    with extra server options ``args``; call ``stop()`` when done."""
     tmp.mkdir(parents=True, exist_ok=True)
-    return _start(tmp)
+    return _start(tmp, args)
 
 
 def find_or_start(tmp: Path) -> Server:
@@ -198,6 +232,18 @@ def mysql_server(tmp: Path) -> Iterator[Server]:
     """find_or_start(tmp) as a context manager: a server started here is stopped on exit."""
     tmp.mkdir(parents=True, exist_ok=True)
     server = find_or_start(tmp)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def private_server(tmp: Path, *args: str) -> Iterator[Server]:
+    """A throwaway ``mariadbd`` of its own (data, socket, tmpdir and port under
+    `tmp`; extra server options `args`), for tests that kill or restart it;
+    stopped on exit. Raises NoServer when no mariadbd can be started."""
+    server = start_private(tmp, *args)
     try:
         yield server
     finally:
