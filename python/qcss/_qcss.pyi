@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, NoReturn, TypeVar, overload
 
 __version__: str
 MAX_KEY_LENGTH: int
+MAX_CLIENT_ID_BYTES: int
+MAX_LEASE_PURPOSE_BYTES: int
 DEFAULT_MAX_VALUE_SIZE: int
 # The one list of errors (cpp/include/qcss/ErrorList.h): (name, parent, Python
 # built-in also inherited or "none"), parents before children. For tests.

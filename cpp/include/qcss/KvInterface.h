@@ -97,6 +97,13 @@ struct CommitResult {
     std::vector<OpResult> results;
 };
 
+/// Longest client id (URL `client=`, $QCSS_CLIENT_ID), in bytes: recorded in
+/// every change-log row and lease. A longer one is a ConfigError at open.
+constexpr std::size_t kMaxClientIdBytes = 255;
+/// Longest lease (and lock) purpose, in bytes: a longer one is a
+/// ValueTooLargeError at grant. The same on every backend.
+constexpr std::size_t kMaxLeasePurposeBytes = 1024;
+
 /// A lease as stored: keys bound to it vanish when it expires or is revoked.
 struct LeaseInfo {
     std::int64_t id = 0;

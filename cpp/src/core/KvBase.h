@@ -25,6 +25,12 @@ struct StoreOptions {
 /// Options every backend reads from its URL (max_value_size, client).
 StoreOptions commonOptions(Url const& url, std::string const& rawUrl, bool readOnly);
 
+/// `s` cut to at most `maxBytes` bytes, never inside a UTF-8 character.
+std::string truncateUtf8(std::string s, std::size_t maxBytes);
+
+/// Throws ValueTooLargeError if `purpose` is over kMaxLeasePurposeBytes.
+void checkLeasePurpose(std::string const& purpose);
+
 /// "user@host:pid" of this process.
 std::string defaultClientId();
 

@@ -117,15 +117,38 @@ double wallClockNow() {
     return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+std::string truncateUtf8(std::string s, std::size_t maxBytes) {
+    if (s.size() <= maxBytes) return s;
+    std::size_t n = maxBytes;
+    // Never cut a multi-byte character: back up over continuation bytes.
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
+    return s;
+}
+
+void checkLeasePurpose(std::string const& purpose) {
+    if (purpose.size() > kMaxLeasePurposeBytes)
+        throw ValueTooLargeError("lease purpose of " + std::to_string(purpose.size()) +
+                                 " bytes: at most " + std::to_string(kMaxLeasePurposeBytes) +
+                                 " allowed");
+}
+
 StoreOptions commonOptions(Url const& url, std::string const& rawUrl, bool readOnly) {
     StoreOptions o;
     o.readOnly = readOnly || url.param("read_only") == "1" || url.param("read_only") == "true";
     o.url = maskUrl(rawUrl);
     o.clientId = url.param("client");
+    char const* source = "the URL's client=";
     if (o.clientId.empty()) {
         char const* env = std::getenv("QCSS_CLIENT_ID");
-        o.clientId = (env != nullptr && *env != '\0') ? std::string(env) : defaultClientId();
+        source = "$QCSS_CLIENT_ID";
+        o.clientId = (env != nullptr && *env != '\0') ? std::string(env) : std::string();
+        if (o.clientId.empty()) o.clientId = truncateUtf8(defaultClientId(), kMaxClientIdBytes);
     }
+    if (o.clientId.size() > kMaxClientIdBytes)
+        throw ConfigError(std::string("client id from ") + source + " is " +
+                          std::to_string(o.clientId.size()) + " bytes, more than the " +
+                          std::to_string(kMaxClientIdBytes) + " allowed (URL " + o.url + ")");
     std::string const mvs = url.param("max_value_size");
     o.maxValueSize = kDefaultMaxValueSize;
     if (!mvs.empty()) {

@@ -280,11 +280,19 @@ LockPtr lock(KvPtr kv, std::string const& key, LockOptions opts) {
     bool const forever = opts.timeout.count() < 0;
     auto const deadline = start + (forever ? std::chrono::milliseconds(0) : opts.timeout);
 
+    if (opts.purpose.size() > kMaxLeasePurposeBytes)
+        throw ValueTooLargeError("lock " + printableKey(key) + ": purpose of " +
+                                 std::to_string(opts.purpose.size()) + " bytes, at most " +
+                                 std::to_string(kMaxLeasePurposeBytes) + " allowed");
     bool const ownsLease = !opts.lease;
     LeasePtr lease = opts.lease;
     if (ownsLease) {
         LeaseOptions lo;
-        lo.purpose = "lock " + key + (opts.purpose.empty() ? "" : ": " + opts.purpose);
+        // The lease's purpose names the lock; a long key and purpose are cut
+        // to the limit (the lock entry keeps both whole).
+        lo.purpose = detail::truncateUtf8(
+                "lock " + key + (opts.purpose.empty() ? "" : ": " + opts.purpose),
+                kMaxLeasePurposeBytes);
         lease = grantLease(kv, opts.ttl, lo);
     }
     Meta m;

@@ -441,6 +441,7 @@ std::int64_t MemKv::compactedRevision() {
 std::int64_t MemKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
     checkWritable("grant a lease");
     if (ttlMs <= 0) throw ConfigError("lease TTL must be positive, got " + std::to_string(ttlMs) + " ms");
+    checkLeasePurpose(purpose);
     std::unique_lock lock(_mu);
     Lease l;
     l.ttlMs = ttlMs;

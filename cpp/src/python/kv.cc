@@ -320,6 +320,8 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
     m.def("validateKey", [](Key const& key) { validateKey(key.bytes); }, py::arg("key"));
     m.attr("MAX_KEY_LENGTH") = kMaxKeyLength;
     m.attr("DEFAULT_MAX_VALUE_SIZE") = kDefaultMaxValueSize;
+    m.attr("MAX_CLIENT_ID_BYTES") = kMaxClientIdBytes;
+    m.attr("MAX_LEASE_PURPOSE_BYTES") = kMaxLeasePurposeBytes;
 }
 
 }  // namespace qcss::python

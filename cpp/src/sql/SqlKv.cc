@@ -1306,6 +1306,7 @@ std::int64_t SqlKv::compactedRevision() {
 std::int64_t SqlKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
     checkWritable("grant a lease");
     if (ttlMs <= 0) throw ConfigError("lease TTL must be positive, got " + std::to_string(ttlMs));
+    checkLeasePurpose(purpose);
     return run("leaseGrant", [&](Conn& c) {
         // Under the writers' lock, so that a reap recomputing the deadline
         // cannot miss this lease: lower the deadline, then add the lease.
