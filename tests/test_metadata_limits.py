@@ -30,7 +30,7 @@ def test_client_id_at_the_limit_is_recorded(store: Store) -> None:
 
 def test_client_id_over_the_limit_is_refused_at_open(store: Store,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(qcss.ConfigError, match="client id.*256 bytes.*255"):
+    with pytest.raises(qcss.ConfigError, match=r"client id.*256 bytes.*255"):
         store.open(client="c" * 256)
     monkeypatch.setenv("QCSS_CLIENT_ID", "\u00e9" * 128)  # 256 bytes
     with pytest.raises(qcss.ConfigError, match=r"\$QCSS_CLIENT_ID.*256 bytes"):

@@ -52,6 +52,7 @@ EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
     (errors.NodeInUse, 16, "the node still holds chunk replicas"),
     (errors.ConfigError, 17, "bad configuration, URL or parameters"),
     (errors.LeaseExpired, 18, "the lease has expired"),
+    (errors.StorageError, 21, "the store's file or disk failed (disk full, file removed, corrupt)"),
     (errors.CssError, 19, "any other qcss error"),
 ]
 EXIT_USAGE = 2  # click's own code for bad usage

@@ -15,8 +15,10 @@ __all__ = [
     "CompactedError",
     "ConfigError",
     "ConnError",
+    "CorruptStoreError",
     "CssError",
     "DbExists",
+    "DiskFullError",
     "InvalidKeyError",
     "KeyExistsError",
     "LeaseExpired",
@@ -29,6 +31,8 @@ __all__ = [
     "NodeInUse",
     "ReadonlyCss",
     "SchemaError",
+    "StorageError",
+    "StoreFileGoneError",
     "TableExists",
     "ValueTooLargeError",
     "VersionMismatchError",
@@ -138,3 +142,21 @@ class NodeInUse(CssError):
 class ConfigError(CssError, ValueError):
     """Bad configuration: a malformed URL, an unknown option, bad parameters, a str
     argument that is not valid UTF-8 (a lone surrogate; keys raise InvalidKeyError)."""
+
+
+class StorageError(CssError, OSError):
+    """The store's storage failed: its file or disk (SQLite). The subclasses say
+    which; nothing was acknowledged by the call that raised it."""
+
+
+class DiskFullError(StorageError):
+    """The disk (file system) holding the store is full; the write was not applied."""
+
+
+class StoreFileGoneError(StorageError):
+    """The store's file was removed or replaced under the open store (its path no
+    longer names the file opened): writes are refused, as they would be lost."""
+
+
+class CorruptStoreError(StorageError):
+    """The store's file is not a valid store (corrupt, empty, or not SQLite)."""

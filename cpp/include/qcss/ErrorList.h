@@ -42,4 +42,8 @@
     X(NoSuchNode, CssError, none, plain)                                    \
     X(NodeExists, CssError, none, plain)                                    \
     X(NodeInUse, CssError, none, plain)                                     \
-    X(ConfigError, CssError, ValueError, plain)
+    X(ConfigError, CssError, ValueError, plain)                             \
+    X(StorageError, CssError, OSError, plain)                               \
+    X(DiskFullError, StorageError, none, plain)                             \
+    X(StoreFileGoneError, StorageError, none, plain)                        \
+    X(CorruptStoreError, StorageError, none, plain)

@@ -49,6 +49,11 @@ enum class ErrKind {
     NoSchema,       ///< table or database missing
     CommitUnknown,  ///< connection lost while a COMMIT was in flight
     Precondition,   ///< the condition of a conditional revision bump was false
+    ReadOnly,       ///< the file or file system is read-only (SQLite)
+    DiskFull,       ///< no space left (SQLite)
+    FileGone,       ///< the store's path no longer names the open file (SQLite)
+    Corrupt,        ///< the file is not a valid database (SQLite)
+    Storage,        ///< another I/O error of the store's file (SQLite)
 };
 
 class DbError : public std::runtime_error {

@@ -126,6 +126,11 @@ void SqlKv::translate(DbError const& e, char const* what) const {
                                      "]");
         case ErrKind::NoSchema:
             throw SchemaError(msg + " -- is the qcss schema installed? run: css-admin schema init");
+        case ErrKind::ReadOnly: throw ReadonlyCss(msg);
+        case ErrKind::DiskFull: throw DiskFullError(msg);
+        case ErrKind::FileGone: throw StoreFileGoneError(msg);
+        case ErrKind::Corrupt: throw CorruptStoreError(msg);
+        case ErrKind::Storage: throw StorageError(msg);
         case ErrKind::Duplicate:
         case ErrKind::Precondition:
         case ErrKind::Other: break;
