@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
 # Run every check and test: lint (ruff), types (mypy), the C++ unit tests (ctest,
 # warnings as errors), and the pytest suite (every backend, MySQL included).
+#   --sanitize  also the C++ tests under ASan+UBSan and TSan (scripts/sanitize.sh);
+#               on by default when CI is set
+#   --fast      (or QCSS_FAST=1) for local runs: no slow tests, no sanitizers
+# Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sanitize=0
+[[ -n "${CI:-}" ]] && sanitize=1
+fast="${QCSS_FAST:-0}"
+args=()
+for a in "$@"; do
+  case "$a" in
+    --sanitize) sanitize=1 ;;
+    --fast) fast=1 ;;
+    *) args+=("$a") ;;
+  esac
+done
+if [[ "$fast" == 1 ]]; then
+  sanitize=0
+  args=(-m "not slow" "${args[@]}")
+fi
 bash scripts/setup.sh
 bash scripts/setup-test.sh   # the test-only system packages (MariaDB server, ZooKeeper, ...)
 export PATH="$PWD/.venv/bin:$PATH"
@@ -35,4 +54,7 @@ ldd build/consumer-shared/consumer | grep -q "build/install-shared/lib/libqcss.s
 build/consumer-shared/consumer mem://
 echo "== wheel: auditwheel-repaired manylinux wheel, installed in a fresh venv"
 bash scripts/wheel.sh
-echo "== pytest"; pytest "$@"
+if [[ "$sanitize" == 1 ]]; then
+  bash scripts/sanitize.sh
+fi
+echo "== pytest"; pytest "${args[@]}"

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -374,3 +377,34 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
             assert seen == log
     finally:
         ctx.__exit__(None, None, None)
+
+
+@pytest.mark.slow
+def test_client_killed_mid_transaction(server: Server, db: str) -> None:
+    """A writer process SIGKILLed while it writes two-key transactions, five
+    times: every write it printed as acknowledged is there, no transaction is
+    half there, and another client writes at once (the killed one's locks are
+    freed with its connection)."""
+    kv = qcss.open(_with(db, retry_timeout=10))
+    script = Path(__file__).with_name("fault_client.py")
+    acked: dict[str, int] = {}
+    for tag in ("t0", "t1", "t2", "t3", "t4"):
+        proc = subprocess.Popen([sys.executable, str(script), db, tag],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # blocks until the writer acknowledges
+            lines.append(int(line))
+            if len(lines) >= 10 + 7 * len(acked):
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        acked[tag] = lines[-1]
+        kv.set("/after", tag.encode())  # not blocked by the dead client's transaction
+    for tag, last in acked.items():
+        got = kv.getChildrenValues(f"/c/{tag}")
+        for i in range(last + 1):
+            assert got.get(f"a{i:06d}") == str(i).encode() * 200, (tag, i)
+        for name in got:
+            other = ("b" if name[0] == "a" else "a") + name[1:]
+            assert other in got, f"half-applied transaction: {tag}/{name}"

@@ -35,6 +35,10 @@ inline std::atomic<int> failBeforeCommitSent{0};
 /// transaction (nothing is committed yet: the core must retry them).
 inline std::atomic<int> failNextBegins{0};
 
+/// Bench hook (bench/bench_pool_check.cc): when set, the pool hands out idle
+/// connections without Conn::stillAlive, to measure what the check costs.
+inline std::atomic<bool> skipPoolCheck{false};
+
 /// How a database error should be handled by the core.
 enum class ErrKind {
     Other,          ///< a bug or an unexpected error: reported as CssError

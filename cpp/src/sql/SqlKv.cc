@@ -65,7 +65,8 @@ std::unique_ptr<Conn> Pool::acquire() {
             double const idle =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - it.since)
                             .count();
-            if (it.conn->stillAlive(idle)) return std::move(it.conn);
+            if (skipPoolCheck.load(std::memory_order_relaxed) || it.conn->stillAlive(idle))
+                return std::move(it.conn);
             it.conn.reset();  // dead (closed by the server): replace it
             lk.lock();
             --_total;
