@@ -65,7 +65,7 @@ def test_every_option_is_documented() -> None:
 def test_listed_options_are_accepted(tmp_path: Path) -> None:
     values = {"read_only": "0", "client": "me", "max_value_size": "100", "create": "1",
               "busy_timeout": "1", "synchronous": "normal", "retry_timeout": "1",
-              "pool_size": "2"}
+              "pool_size": "2", "quick_check": "1"}
     for backend, base in (("mem", "mem://"), ("sqlite", f"sqlite:///{tmp_path}/a.db")):
         names = [o.name for o in schema.url_options() if backend in o.backends]
         assert set(names) <= set(values)
