@@ -129,4 +129,12 @@ TEST_CASE("Qserv dump loads through mem:///path") {
     CHECK(kv->dumpKV().size() > 100);
 }
 
+TEST_CASE("a transaction keeps its store alive and knows when it committed") {
+    Transaction txn = [] { return open("mem://")->transaction(); }();  // the KvPtr is gone
+    txn.set("/a", "1").create("/b");
+    CHECK(!txn.committed());
+    CHECK_EQ(txn.commit(), 1);
+    CHECK(txn.committed());
+}
+
 QCSS_TEST_MAIN()

@@ -119,20 +119,24 @@ class KvInterface;
 class Lock;
 
 /// Builds an atomic multi-key transaction: all operations apply, or none does.
-/// Obtain it from KvInterface::transaction().
+/// Obtain it from KvInterface::transaction(). It keeps its store alive (when the
+/// store is owned by a shared_ptr, as every store qcss::open() returns is), so it
+/// may outlive the caller's KvPtr. Not thread-safe: one builder per thread.
 class Transaction {
 public:
-    explicit Transaction(KvInterface& kv) : _kv(kv) {}
+    explicit Transaction(KvInterface& kv);
 
     /// Require the key's version to equal `version` at commit (0: must not exist).
     Transaction& check(std::string const& key, std::int64_t version);
     /// Require the key to exist with the given create revision (fencing-token check).
     Transaction& checkCreateRevision(std::string const& key, std::int64_t createRevision);
-    /// Require `lock` to be still held: its entry exists with its fencing token
-    /// (see Lock.h). A holder that lost its lease, or whose lock was broken, fails.
+    /// Require `lock` to be still held: its entry exists with its fencing token.
+    /// A holder that lost its lease, or whose lock was broken, fails the commit
+    /// with VersionMismatchError. Part of the lock layer: defined beside Lock
+    /// (layers/Lock.cc, see Lock.h), in terms of checkCreateRevision.
     Transaction& checkLock(Lock const& lock);
     /// The same for a fencing token alone (e.g. passed to a child process):
-    /// requires the acquisition with this token to be still held.
+    /// requires the acquisition with this token to be still held (its token key).
     Transaction& checkLock(std::int64_t token);
     Transaction& create(std::string const& key, std::string const& value = std::string(),
                         bool unique = false, std::int64_t lease = 0);
@@ -152,10 +156,14 @@ public:
 
     std::vector<Op> const& ops() const noexcept { return _ops; }
     std::size_t size() const noexcept { return _ops.size(); }
+    /// True once commit() or commitWithResults() returned.
+    bool committed() const noexcept { return _committed; }
 
 private:
-    KvInterface& _kv;
+    std::shared_ptr<KvInterface> _keep;  ///< the store, kept alive (null if not shared)
+    KvInterface* _kv;
     std::vector<Op> _ops;
+    bool _committed = false;
 };
 
 /// The master interface. See the file comment for threading and errors.

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "qcss/KvInterface.h"
 #include "qcss/Watch.h"
@@ -63,8 +64,10 @@ public:
     std::uint64_t errors() const noexcept;
     /// The value of `key` into `out` and true, or false if absent (no exception).
     bool tryGet(std::string const& key, std::string& out);
-    /// The local copy (internal: the Python binding reads it without copies).
-    detail::MemKv& local() noexcept { return *_local; }
+    /// Call `fn(value)` under the local copy's read lock if `key` exists (no
+    /// copy of the value; `key` is not validated: an invalid key is absent).
+    /// True if it did. Thread-safe; `fn` must not call back into the mirror.
+    bool withValue(std::string_view key, std::function<void(std::string const&)> const& fn);
     /// Poll the source now instead of at the end of the interval.
     void wake();
 

@@ -48,7 +48,13 @@ Transaction& Transaction::deleteKey(std::string const& key, std::int64_t version
 
 std::int64_t Transaction::commit() { return commitWithResults().revision; }
 
-CommitResult Transaction::commitWithResults() { return _kv.commit(_ops); }
+Transaction::Transaction(KvInterface& kv) : _keep(kv.weak_from_this().lock()), _kv(&kv) {}
+
+CommitResult Transaction::commitWithResults() {
+    CommitResult res = _kv->commit(_ops);
+    _committed = true;
+    return res;
+}
 
 // ---- KvInterface defaults ---------------------------------------------------
 

@@ -23,19 +23,6 @@ py::dict toDict(std::map<std::string, std::string> const& m) {
 
 std::string kindName(ChangeKind k) { return k == ChangeKind::Put ? "put" : "delete"; }
 
-// A Python-side Transaction: keeps its store alive and supports `with`.
-class PyTransaction {
-public:
-    explicit PyTransaction(KvPtr kv) : _kv(std::move(kv)), _t(*_kv) {}
-    Transaction& t() { return _t; }
-    KvPtr const& kv() const { return _kv; }
-    bool committed = false;
-
-private:
-    KvPtr _kv;
-    Transaction _t;
-};
-
 }  // namespace
 
 void bindKv(py::module_& m) {
@@ -105,58 +92,55 @@ void bindKv(py::module_& m) {
                        ", numKeys=" + std::to_string(l.numKeys) + ")";
             });
 
-    py::class_<PyTransaction>(m, "Transaction",
+    py::class_<Transaction>(m, "Transaction",
                               "Atomic multi-key transaction builder; use kv.transaction().")
-            .def("check", [](PyTransaction& t, Key const& key, std::int64_t version) -> PyTransaction& {
-                t.t().check(key, version);
+            .def("check", [](Transaction& t, Key const& key, std::int64_t version) -> Transaction& {
+                t.check(key, version);
                 return t;
             }, py::arg("key"), py::arg("version"), py::return_value_policy::reference_internal)
-            .def("checkCreateRevision", [](PyTransaction& t, Key const& key, std::int64_t rev) -> PyTransaction& {
-                t.t().checkCreateRevision(key, rev);
+            .def("checkCreateRevision", [](Transaction& t, Key const& key, std::int64_t rev) -> Transaction& {
+                t.checkCreateRevision(key, rev);
                 return t;
             }, py::arg("key"), py::arg("createRevision"), py::return_value_policy::reference_internal)
-            .def("create", [](PyTransaction& t, Key const& key, py::handle value, bool unique, py::handle lease) -> PyTransaction& {
-                t.t().create(key, toBytes(value), unique, toLeaseId(lease));
+            .def("create", [](Transaction& t, Key const& key, py::handle value, bool unique, py::handle lease) -> Transaction& {
+                t.create(key, toBytes(value), unique, toLeaseId(lease));
                 return t;
             }, py::arg("key"), py::arg("value") = py::bytes(""), py::arg("unique") = false,
                py::arg("lease") = py::none(), py::return_value_policy::reference_internal)
-            .def("set", [](PyTransaction& t, Key const& key, py::handle value, std::int64_t version, py::handle lease) -> PyTransaction& {
-                t.t().set(key, toBytes(value), version, toLeaseId(lease));
+            .def("set", [](Transaction& t, Key const& key, py::handle value, std::int64_t version, py::handle lease) -> Transaction& {
+                t.set(key, toBytes(value), version, toLeaseId(lease));
                 return t;
             }, py::arg("key"), py::arg("value"), py::arg("version") = -1,
                py::arg("lease") = py::none(), py::return_value_policy::reference_internal)
-            .def("deleteKey", [](PyTransaction& t, Key const& key, std::int64_t version) -> PyTransaction& {
-                t.t().deleteKey(key, version);
+            .def("deleteKey", [](Transaction& t, Key const& key, std::int64_t version) -> Transaction& {
+                t.deleteKey(key, version);
                 return t;
             }, py::arg("key"), py::arg("version") = -1, py::return_value_policy::reference_internal)
-            .def("commit", [](PyTransaction& t) {
+            .def("commit", [](Transaction& t) {
                 std::int64_t rev;
                 {
                     Release r;
-                    rev = t.t().commit();
+                    rev = t.commit();
                 }
-                t.committed = true;
                 return rev;
             }, "Apply every operation atomically; returns the new revision.")
-            .def("commitWithResults", [](PyTransaction& t) {
+            .def("commitWithResults", [](Transaction& t) {
                 CommitResult res;
                 {
                     Release r;
-                    res = t.t().commitWithResults();
+                    res = t.commitWithResults();
                 }
-                t.committed = true;
                 py::list out;
                 for (auto const& o : res.results) out.append(py::make_tuple(o.key, o.version));
                 return py::make_tuple(res.revision, out);
             }, "As commit(), returning (revision, [(key, version) per operation]).")
-            .def("__len__", [](PyTransaction& t) { return t.t().size(); })
-            .def("__enter__", [](PyTransaction& t) -> PyTransaction& { return t; },
+            .def("__len__", [](Transaction& t) { return t.size(); })
+            .def("__enter__", [](Transaction& t) -> Transaction& { return t; },
                  py::return_value_policy::reference_internal)
-            .def("__exit__", [](PyTransaction& t, py::handle excType, py::handle, py::handle) {
-                if (excType.is_none() && !t.committed) {
+            .def("__exit__", [](Transaction& t, py::handle excType, py::handle, py::handle) {
+                if (excType.is_none() && !t.committed()) {
                     Release r;
-                    t.t().commit();
-                    t.committed = true;
+                    t.commit();
                 }
                 return false;
             });
@@ -237,7 +221,7 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 Release r;
                 return kv.revision();
             })
-            .def("transaction", [](KvPtr const& kv) { return PyTransaction(kv); })
+            .def("transaction", [](KvPtr const& kv) { return kv->transaction(); })
             .def("snapshot", [](KvInterface& kv, Key const& prefix) {
                 Release r;
                 return kv.snapshot(prefix);

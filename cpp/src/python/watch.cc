@@ -179,7 +179,7 @@ std::string_view utf8(py::str const& key) {
 // The value of `key` as bytes, or a null object if absent.
 py::object lookup(Mirror& mr, py::str const& key) {
     PyObject* out = nullptr;
-    mr.local().withValue(utf8(key), [&](std::string const& v) {
+    mr.withValue(utf8(key), [&](std::string const& v) {
         out = PyBytes_FromStringAndSize(v.data(), static_cast<Py_ssize_t>(v.size()));
     });
     if (out == nullptr && PyErr_Occurred()) throw py::error_already_set();

@@ -92,6 +92,10 @@ std::string Mirror::get(std::string const& key) { return _local->get(key); }
 std::string Mirror::get(std::string const& key, std::string const& defaultValue) {
     return _local->get(key, defaultValue);
 }
+bool Mirror::withValue(std::string_view key, std::function<void(std::string const&)> const& fn) {
+    return _local->withValue(key, fn);
+}
+
 bool Mirror::tryGet(std::string const& key, std::string& out) { return _local->tryGet(key, out); }
 KeyStat Mirror::getStat(std::string const& key) { return _local->getStat(key); }
 std::map<std::string, std::string> Mirror::getMany(std::vector<std::string> const& keys) {
