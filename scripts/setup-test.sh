@@ -12,6 +12,8 @@ TEST_PKGS=(
   zookeeper        # the live-ZooKeeper migration tests (tests/test_migrate_zk_live.py)
   sqlite3          # the sqlite3 shell used by the C++ schema-version test
   etcd-server      # bench/peers.py runs qcss against etcd (and ZooKeeper) on this machine
+  galera-4         # the Galera cluster of tests/test_galera.py and bench/bench_ha.py
+  rsync            # Galera state transfers (wsrep_sst_rsync) when a node rejoins
 )
 source scripts/apt-install.sh
 apt_install "${TEST_PKGS[@]}"

@@ -17,6 +17,7 @@ import pytest
 
 import qcss
 from qcss.testing import Store, fresh_store
+from qcss.testing.galera import GaleraCluster, galera_available, galera_cluster
 from qcss.testing.mysql import Server
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -64,6 +65,20 @@ def mysql_server(qcss_mysql_server: Server) -> Iterator[Server]:
         yield qcss_mysql_server
     finally:
         _SERVER.clear()
+
+
+@pytest.fixture(scope="session")
+def galera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GaleraCluster]:
+    """A private 3-node Galera cluster (qcss.testing.galera), shared by the session's
+    Galera tests. Needs galera-4, mariadb-server and rsync (scripts/setup-test.sh);
+    with $CI set, missing packages fail the tests instead of skipping them."""
+    why = galera_available()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"Galera tests cannot run: {why}")
+        pytest.skip(why)
+    with galera_cluster(3, base=tmp_path_factory.mktemp("galera")) as c:
+        yield c
 
 
 @pytest.fixture

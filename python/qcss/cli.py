@@ -16,6 +16,7 @@ import sys
 import click
 
 import qcss
+from qcss.cli_cluster import cluster_cmd
 from qcss.cli_common import (
     EXIT_CODES,
     EXIT_USAGE,
@@ -212,7 +213,7 @@ def dump(ctx: Ctx, key: str, fmt: str, include_ephemeral: bool, progress: bool |
 cli.add_command(import_cmd, "import")
 cli.add_command(restore_cmd, "restore")
 for _cmd in (schema, watch, history, compact, *LOCK_COMMANDS, db, table, node, chunk, css_group,
-             *OPS_COMMANDS):
+             *OPS_COMMANDS, cluster_cmd):
     cli.add_command(_cmd)
 
 

@@ -54,8 +54,8 @@ def _sql_facts(url: str) -> dict[str, Any]:
 def store_status(kv: qcss.KvInterface, url: str | None) -> dict[str, Any]:
     """What `css-admin status` shows, as a dict (JSON output prints it as is).
 
-    ``nodes`` is one row per server of the store (node, state, revision); a single-server
-    backend has none. HA backends extend this list.
+    ``nodes`` is one row per server of a mysql:// store (node, role, state, revision,
+    revisions behind the newest: qcss.cli_cluster); sqlite and mem have none.
     """
     backend = kv.backend()
     revision = kv.revision()
@@ -76,6 +76,11 @@ def store_status(kv: qcss.KvInterface, url: str | None) -> dict[str, Any]:
         # The URL as given (kv.url() has the password masked).
         data.update(_sql_facts(url or kv.url()))
     data["nodes"] = []
+    if backend == "mysql" and (url or kv.url()):
+        from qcss.cli_cluster import cluster_nodes
+
+        # Each server of the store (each host of a host list): state, revision, lag.
+        data["nodes"] = cluster_nodes(url or kv.url())
     return data
 
 

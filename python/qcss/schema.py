@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -271,6 +272,46 @@ def _split_url(url: str) -> _UrlParts:
                      pw_start, at)
 
 
+def host_urls(url: str) -> list[str]:
+    """A mysql:// URL with a host list (mysql://u@h1:3306,h2,h3:3307/db) as one URL per
+    host, in order (a host without a port gets 3306); any other URL as itself. The
+    userinfo ends at the last '@', as in :func:`_split_url`."""
+    sep = url.find("://")
+    if sep < 0:
+        return [url]
+    auth = sep + 3
+    at = url.rfind("@")
+    start = at + 1 if at >= auth and not url.startswith("/", auth) else auth
+    end = min((i for i in (url.find("/", start), url.find("?", start)) if i >= 0),
+              default=len(url))
+    hosts = url[start:end]
+    if "," not in hosts:
+        return [url]
+    out = []
+    for h in hosts.split(","):
+        if not h:
+            raise ConfigError(f"malformed store URL '{mask(url)}': empty host in the host list")
+        out.append(url[:start] + (h if ":" in h else f"{h}:3306") + url[end:])
+    return out
+
+
+def first_live_host(url: str) -> str:
+    """The URL of the first host of a host list that accepts a TCP connection (the
+    first if none does); a single-host URL as itself. Schema changes replicate from
+    any Galera node."""
+    urls = host_urls(url)
+    if len(urls) == 1:
+        return url
+    for u in urls:
+        p = _split_url(u)
+        try:
+            with socket.create_connection((p.host or "localhost", p.port or 3306), timeout=2):
+                return u
+        except OSError:
+            continue
+    return urls[0]
+
+
 def _dialect_of(url: str) -> str:
     """The dialect of a schema URL, its options checked."""
     scheme = url.split("://", 1)[0]
@@ -302,7 +343,7 @@ def _engine(url: str) -> tuple[Engine, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         eng = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
         return eng, dialect
-    parts = _split_url(url)
+    parts = _split_url(first_live_host(url))
     q = parts.query
     password = parts.password if parts.password is not None else q.get("password")
     if password is None:

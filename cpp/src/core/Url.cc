@@ -155,17 +155,32 @@ Url parseUrl(std::string const& url) {
         }
     }
     std::string auth = url.substr(s.hostStart, hostEnd - s.hostStart);
-    std::size_t const colon = auth.rfind(':');
-    if (colon != std::string::npos && auth.find(']') == std::string::npos) {
-        std::string const port = auth.substr(colon + 1);
-        auth = auth.substr(0, colon);
-        if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
-            port.size() > 5)
-            throw ConfigError("malformed store URL '" + maskUrl(url) + "': bad port '" + port +
-                              "'");
-        u.port = std::stoi(port);
+    // A host list (libpq/JDBC style): h1:3306,h2:3306,h3 -- each with or without a port.
+    std::size_t begin = 0;
+    while (true) {
+        std::size_t comma = auth.find(',', begin);
+        if (comma == std::string::npos) comma = auth.size();
+        std::string one = auth.substr(begin, comma - begin);
+        int port = 0;
+        std::size_t const colon = one.rfind(':');
+        if (colon != std::string::npos && one.find(']') == std::string::npos) {
+            std::string const digits = one.substr(colon + 1);
+            one = one.substr(0, colon);
+            if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+                digits.size() > 5)
+                throw ConfigError("malformed store URL '" + maskUrl(url) + "': bad port '" +
+                                  digits + "'");
+            port = std::stoi(digits);
+        }
+        if (one.empty() && auth.find(',') != std::string::npos)
+            throw ConfigError("malformed store URL '" + maskUrl(url) +
+                              "': empty host in the host list");
+        u.hosts.emplace_back(percentDecode(one), port);
+        if (comma == auth.size()) break;
+        begin = comma + 1;
     }
-    u.host = percentDecode(auth);
+    u.host = u.hosts.front().first;
+    u.port = u.hosts.front().second;
     return u;
 }
 

@@ -3,6 +3,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace qcss::detail {
 
@@ -14,6 +16,9 @@ struct Url {
     bool hasPassword = false;
     std::string host;
     int port = 0;
+    /// Every host of a host list "h1:p1,h2:p2,h3" (port 0 where none is
+    /// given), in order; `host`/`port` are its first. One entry for one host.
+    std::vector<std::pair<std::string, int>> hosts;
     std::string path;  ///< for mem/sqlite the file path; for mysql the database name
     std::map<std::string, std::string> params;
 

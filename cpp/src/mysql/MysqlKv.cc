@@ -11,12 +11,35 @@
 //   retry_timeout           seconds to keep retrying transient errors (10)
 //   pool_size               connections shared by the threads (4)
 //   password=P              the password, when not given as user:P@ (masked alike)
+//   failover=first|random   with a host list (mysql://u@h1:3306,h2:3306,h3/db): which
+//                           node a store uses first (the others in list order after
+//                           it); all its connections go to one healthy node
+//   sync_wait=N             Galera: session wsrep_sync_wait (default 1: reads see
+//                           every commit made anywhere before them); 0 turns it off
+//   role=primary|replica    replica: an asynchronous read replica (a read-only store:
+//                           writes raise ReadonlyCss; write through the primary's URL)
 // Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
 //
 // Sessions run with autocommit on and READ COMMITTED: a read is one statement
 // (one round trip, consistent by itself); a writer opens a transaction and
 // takes the revision lock in the same round trip
 // ("START TRANSACTION; UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1)").
+//
+// Galera (detected at connect: wsrep_on and a wsrep provider): a local
+// transaction can be brute-force aborted by a conflicting write replicated from
+// another node between two statements of one multi-statement round trip, and
+// the server then runs the rest of it in autocommit -- half a batch applied and
+// acknowledged. So on Galera the session runs with autocommit = 0, every write
+// statement is its own round trip (an abort is then reported to the statement
+// after it as a deadlock), and before COMMIT the transaction reads back its own
+// revision bump (revision and write_token): if it is gone, the transaction was
+// aborted and is retried. Certification failures (deadlock errors, also at
+// COMMIT), duplicate keys inside a write (a conflicting commit replicated from
+// another node) are retried; 1047 (node not ready: not Synced, non-primary)
+// counts as a lost connection, so the store moves to another node. A new
+// connection goes to a node that is Synced and ready (wsrep_ready = ON,
+// wsrep_local_state_comment = Synced); tables that Galera cannot replicate
+// safely (not InnoDB, or without a primary key) are refused at open.
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
@@ -28,6 +51,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <random>
 #include <unordered_map>
 
 #include "core/Backends.h"
@@ -59,6 +83,7 @@ ErrKind classify(unsigned code) {
         case ER_SERVER_SHUTDOWN:
         case ER_QUERY_INTERRUPTED:
         case 4031:  // ER_CLIENT_INTERACTION_TIMEOUT
+        case ER_UNKNOWN_COM_ERROR:  // 1047, Galera: "WSREP has not yet prepared node"
             return ErrKind::Lost;
         case CR_CONNECTION_ERROR:
         case CR_CONN_HOST_ERROR:
@@ -93,6 +118,15 @@ struct Settings {
     std::string host, user, password, database, socket;
     bool hasUser = false, hasPassword = false;
     unsigned port = 0;
+    /// The host list (one entry for one host).
+    std::vector<std::pair<std::string, unsigned>> hosts;
+    bool randomFailover = false;
+    int syncWait = 1;
+    /// The node the store's connections go to (index in hosts), shared.
+    std::shared_ptr<std::atomic<std::size_t>> current =
+            std::make_shared<std::atomic<std::size_t>>(0);
+    /// -1 not known yet, 0 a plain server, 1 a Galera node (shared).
+    std::shared_ptr<std::atomic<int>> galera = std::make_shared<std::atomic<int>>(-1);
     std::string defaultFile, defaultGroup;
     std::string sslCa, sslCert, sslKey;
     bool sslVerify = false, ssl = false;
@@ -126,7 +160,9 @@ public:
     /// round trip; larger ones (big values) as binary prepared statements.
     static constexpr std::size_t kPipelineBytes = 256u << 10;
 
-    explicit MysqlConn(Settings const& s) : _maxPacket(s.maxPacket) {
+    explicit MysqlConn(Settings const& s) : MysqlConn(s, s.host, s.port) {}
+    MysqlConn(Settings const& s, std::string const& hostName, unsigned port)
+            : _maxPacket(s.maxPacket) {
         _my = mysql_init(nullptr);
         if (_my == nullptr) throw DbError(ErrKind::Other, 0, "mysql_init failed (out of memory)");
         my_bool off = 0;
@@ -152,11 +188,11 @@ public:
             mysql_optionsv(_my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
         }
         unsigned long const flags = CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS;
-        char const* host = s.socket.empty() ? (s.host.empty() ? nullptr : s.host.c_str())
+        char const* host = s.socket.empty() ? (hostName.empty() ? nullptr : hostName.c_str())
                                             : "localhost";
         if (mysql_real_connect(_my, host, s.hasUser ? s.user.c_str() : nullptr,
                                s.hasPassword ? s.password.c_str() : nullptr,
-                               s.database.empty() ? nullptr : s.database.c_str(), s.port,
+                               s.database.empty() ? nullptr : s.database.c_str(), port,
                                s.socket.empty() ? nullptr : s.socket.c_str(), flags) == nullptr) {
             unsigned const code = mysql_errno(_my);
             std::string msg = mysql_error(_my);
@@ -184,6 +220,47 @@ public:
                    (s.lockWaitTimeout > 0 ? "; SET SESSION innodb_lock_wait_timeout = " +
                                                     std::to_string(s.lockWaitTimeout)
                                           : std::string()));
+        int g = s.galera->load();
+        if (g < 0) {
+            g = detectGalera() ? 1 : 0;
+            s.galera->store(g);
+        }
+        if (g == 1) {
+            _galera = true;
+            execDirect("SET SESSION autocommit = 0; SET SESSION wsrep_sync_wait = " +
+                       std::to_string(s.syncWait));
+        }
+    }
+
+    bool galera() const noexcept { return _galera; }
+
+    /// wsrep_on and a provider loaded (MySQL, without wsrep variables: false).
+    bool detectGalera() {
+        try {
+            Rows r = query("SELECT @@wsrep_on, @@wsrep_provider", {});
+            return !r.empty() && r[0][0].i == 1 && !r[0][1].null && r[0][1].s != "none";
+        } catch (DbError const& e) {
+            if (e.kind() == ErrKind::Lost) throw;
+            return false;
+        }
+    }
+
+    /// Empty if this Galera node may serve (Primary component, ready, Synced),
+    /// else why not.
+    std::string unhealthy() {
+        Rows r = query("SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                       "WHERE VARIABLE_NAME IN ('WSREP_READY', 'WSREP_LOCAL_STATE_COMMENT', "
+                       "'WSREP_CLUSTER_STATUS')",
+                       {});
+        std::map<std::string, std::string> st;
+        for (auto const& row : r) st[row[0].s] = row[1].s;
+        std::string why;
+        if (st["WSREP_READY"] != "ON") why += "wsrep_ready=" + st["WSREP_READY"] + " ";
+        if (st["WSREP_CLUSTER_STATUS"] != "Primary")
+            why += "wsrep_cluster_status=" + st["WSREP_CLUSTER_STATUS"] + " ";
+        if (st["WSREP_LOCAL_STATE_COMMENT"] != "Synced")
+            why += "wsrep_local_state_comment=" + st["WSREP_LOCAL_STATE_COMMENT"];
+        return why;
     }
     ~MysqlConn() override {
         _cache.clear();
@@ -211,6 +288,9 @@ public:
         }
         if (msg.empty()) msg = "MySQL error " + std::to_string(code) + " (no message)";
         if (k == ErrKind::Lost) _broken = true;
+        // Galera: a key another node committed meanwhile (its write set not yet
+        // applied when this transaction read): a conflict, retried like one.
+        if (_galera && _inTxn && k == ErrKind::Duplicate) k = ErrKind::Deadlock;
         throw DbError(k, static_cast<int>(code), msg);
     }
     [[noreturn]] void failConn() { fail(mysql_errno(_my), mysql_error(_my)); }
@@ -390,7 +470,9 @@ public:
 
     std::int64_t exec(std::string const& sqlText, std::vector<Param> const& params) override {
         query(sqlText, params);
-        return _affected;
+        std::int64_t const n = _affected;
+        if (_galera && !_inTxn) textQuery("COMMIT");  // autocommit is off on Galera
+        return n;
     }
 
     bool queryValue(std::string const& sqlText, std::vector<Param> const& params,
@@ -599,8 +681,9 @@ public:
 
     /// "START TRANSACTION; <bump>; <stmts...>" as one text, or nothing when
     /// the statements are too big to inline (the caller then goes step by step).
-    static std::optional<std::string> pipelined(sql::Bump const& bump,
-                                                std::vector<sql::Statement> const& stmts) {
+    std::optional<std::string> pipelined(sql::Bump const& bump,
+                                         std::vector<sql::Statement> const& stmts) const {
+        if (_galera) return std::nullopt;  // one statement per round trip there
         std::size_t bytes = 0;
         for (auto const& st : stmts) bytes += st.sql.size() + inlineSize(st.params) + 2;
         if (bytes > kPipelineBytes) return std::nullopt;
@@ -638,6 +721,21 @@ public:
         // faster from text than as a prepared statement with 7000 parameters.
         // A statement too large for that (a huge value) goes alone, binary.
         std::size_t const limit = std::min<std::size_t>(16u << 20, _maxPacket->load() / 2);
+        if (_galera) {
+            for (auto const& st : stmts) {
+                std::size_t const size = st.sql.size() + inlineSize(st.params) + 2;
+                if (size > limit) {
+                    exec(st.sql, st.params);
+                    continue;
+                }
+                std::string one;
+                one.reserve(size);
+                inlineInto(one, st.sql, st.params);
+                textQuery(one);
+            }
+            commit();
+            return;
+        }
         std::string text;
         int inText = 0;  // statements in `text`
         for (auto const& st : stmts) {
@@ -674,9 +772,29 @@ public:
     }
 
     std::int64_t beginWrite(sql::Bump const& bump) override {
-        return multiWrite("START TRANSACTION; " + bumpSql(bump), 1, nullptr, -1);
+        _mark = false;
+        std::int64_t const rev = multiWrite("START TRANSACTION; " + bumpSql(bump), 1, nullptr, -1);
+        _mark = true;
+        _markRev = rev;
+        _markToken = bump.token;
+        return rev;
+    }
+
+    /// Galera: the transaction still holds its own revision bump (it was not
+    /// aborted by a conflicting write from another node); else a conflict.
+    void checkMark() {
+        if (!_galera || !_mark) return;
+        _mark = false;
+        Rows r = query("SELECT revision, write_token FROM qcss_meta WHERE id = 1", {});
+        // The token is this transaction's own (a group commit may have moved the
+        // revision on past the bump since).
+        if (r.empty() || r[0][0].i < _markRev || r[0][1].i != _markToken)
+            throw DbError(ErrKind::Deadlock, ER_LOCK_DEADLOCK,
+                          "the transaction was aborted by a conflicting write from another "
+                          "Galera node (its revision bump is gone)");
     }
     std::int64_t beginWriteNoBump() override {
+        _mark = false;
         std::vector<Rows> out;
         multiWrite("START TRANSACTION; SELECT revision FROM qcss_meta WHERE id = 1 FOR UPDATE", -1,
                    &out, -1);
@@ -686,10 +804,15 @@ public:
     }
     void beginRead() override {
         _inTxn = true;
-        textQuery("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+        // Galera (autocommit off): end the implicit transaction of earlier reads first.
+        textQuery(std::string(_galera ? "COMMIT; " : "") +
+                  "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
                   "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
     }
-    void commit() override { multiWrite("COMMIT", -1, nullptr, 0); }
+    void commit() override {
+        checkMark();
+        multiWrite("COMMIT", -1, nullptr, 0);
+    }
     void endRead() override {
         textQuery("COMMIT");
         _inTxn = false;
@@ -723,6 +846,9 @@ private:
     std::int64_t _insertId = 0;
     bool _inTxn = false;
     bool _broken = false;
+    bool _galera = false;
+    bool _mark = false;  // Galera: a revision bump to check before COMMIT
+    std::int64_t _markRev = 0, _markToken = 0;
 };
 
 class MysqlDriver : public sql::Driver {
@@ -738,7 +864,40 @@ public:
         _d.maxParams = 30000;
         _d.costBasedRanges = true;
     }
-    std::unique_ptr<sql::Conn> connect() override { return std::make_unique<MysqlConn>(_s); }
+    /// A connection to the store's current node if it is usable, else to the
+    /// next usable one in the host list (which then becomes current). On a
+    /// Galera node "usable" means Synced, ready and in the Primary component.
+    std::unique_ptr<sql::Conn> connect() override {
+        std::size_t const n = _s.hosts.size();
+        if (n <= 1) return std::make_unique<MysqlConn>(_s);
+        std::size_t const start = _s.current->load();
+        std::string why;
+        ErrKind kind = ErrKind::Connect;
+        int code = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            std::size_t const i = (start + k) % n;
+            auto const& [host, port] = _s.hosts[i];
+            std::string const name = host + ":" + std::to_string(port == 0 ? 3306 : port);
+            try {
+                auto c = std::make_unique<MysqlConn>(_s, host, port);
+                if (c->galera()) {
+                    std::string const bad = c->unhealthy();
+                    if (!bad.empty()) {
+                        why += "; " + name + ": not usable (" + bad + ")";
+                        continue;
+                    }
+                }
+                _s.current->store(i);
+                return c;
+            } catch (DbError const& e) {
+                if (e.kind() == ErrKind::Auth || e.kind() == ErrKind::NoSchema) throw;
+                why += "; " + name + ": " + e.what();
+                kind = e.kind() == ErrKind::Lost ? ErrKind::Connect : e.kind();
+                code = e.code();
+            }
+        }
+        throw DbError(kind, code, "no usable server among the " + std::to_string(n) + " hosts" + why);
+    }
     sql::Dialect const& dialect() const noexcept override { return _d; }
     std::size_t maxStatementBytes() const noexcept override { return _maxPacket; }
     void setMaxPacket(std::size_t n) {
@@ -762,6 +921,20 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
     s.readOnly = readOnly;
     s.host = url.host;
     s.port = static_cast<unsigned>(url.port);
+    for (auto const& [h, p] : url.hosts) s.hosts.emplace_back(h, static_cast<unsigned>(p));
+    std::string const failover = url.param("failover", "first");
+    if (failover != "first" && failover != "random")
+        throw ConfigError("bad failover '" + failover + "' in URL " + masked +
+                          " (expected failover=first or failover=random)");
+    s.randomFailover = failover == "random";
+    if (s.randomFailover && s.hosts.size() > 1)
+        s.current->store(std::random_device{}() % s.hosts.size());
+    std::string const sw = url.param("sync_wait", "1");
+    if (sw.empty() || sw.find_first_not_of("0123456789") != std::string::npos || sw.size() > 2 ||
+        std::stoi(sw) > 15)
+        throw ConfigError("bad sync_wait '" + sw + "' in URL " + masked +
+                          " (expected 0-15, a wsrep_sync_wait bit mask)");
+    s.syncWait = std::stoi(sw);
     s.database = url.path.empty() ? std::string() : url.path.substr(1);
     if (s.database.empty())
         throw ConfigError("mysql URL without a database: " + masked +
@@ -784,6 +957,8 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
         s.hasPassword = true;
     }
     s.socket = url.param("socket");
+    if (s.hosts.size() > 1 && !s.socket.empty())
+        throw ConfigError("URL " + masked + " has a host list and a socket: use one or the other");
     s.defaultFile = url.param("read_default_file");
     if (s.defaultFile.rfind("~/", 0) == 0) {
         char const* home = std::getenv("HOME");
@@ -805,6 +980,25 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
     return s;
 }
 
+/// Galera replicates only InnoDB tables with primary keys safely: refuse others.
+void refuseUnreplicable(MysqlConn& c, std::string const& masked) {
+    Rows bad = c.query("SELECT t.TABLE_NAME, t.ENGINE, (SELECT COUNT(*) FROM "
+                       "information_schema.TABLE_CONSTRAINTS k WHERE k.TABLE_SCHEMA = "
+                       "t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME AND k.CONSTRAINT_TYPE = "
+                       "'PRIMARY KEY') FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = "
+                       "DATABASE() AND t.TABLE_NAME LIKE 'qcss%' AND t.TABLE_TYPE = 'BASE TABLE'",
+                       {});
+    for (auto const& r : bad) {
+        if (r[1].s != "InnoDB")
+            throw SchemaError("database " + masked + " is on a Galera cluster, which replicates "
+                              "only InnoDB tables, but table " + r[0].s + " uses " + r[1].s +
+                              ": ALTER TABLE " + r[0].s + " ENGINE=InnoDB");
+        if (r[2].i == 0)
+            throw SchemaError("database " + masked + " is on a Galera cluster, but table " +
+                              r[0].s + " has no primary key (Galera needs one on every table)");
+    }
+}
+
 [[noreturn]] void openFailed(DbError const& e, std::string const& masked) {
     std::string const msg = std::string("cannot open ") + masked + ": " + e.what();
     switch (e.kind()) {
@@ -817,7 +1011,12 @@ Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) 
 }  // namespace
 
 KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
-    StoreOptions opts = commonOptions(url, raw, readOnly);
+    std::string const role = url.param("role", "primary");
+    if (role != "primary" && role != "replica")
+        throw ConfigError("bad role '" + role + "' in URL " + maskUrl(raw) +
+                          " (expected role=primary or role=replica)");
+    // A replica is read-only: writes raise ReadonlyCss (they go through the primary's URL).
+    StoreOptions opts = commonOptions(url, raw, readOnly || role == "replica");
     Settings s = settingsFrom(url, opts.url, opts.readOnly);
     sql::RetryPolicy retry;
     retry.deadlineSec = sql::urlSeconds(url.param("retry_timeout"), 10.0, "retry_timeout", opts.url);
@@ -837,6 +1036,7 @@ KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
             if (e.kind() != ErrKind::NoSchema) throw;
         }
         schema::checkVersion(state, "database " + opts.url, opts.url, "run");
+        if (c->galera()) refuseUnreplicable(*c, opts.url);
         std::int64_t const maxPacket = c->scalar("SELECT @@max_allowed_packet");
         driver->setMaxPacket(static_cast<std::size_t>(maxPacket));
         // A value must fit in one statement with its key and the change-log row.
@@ -859,6 +1059,7 @@ void installMysqlSchema(std::string const& rawUrl) {
     MysqlConn c(settingsFrom(url, masked, false));
     // A whole file is one multi-statement text (the connection allows them).
     schema::install("mysql", [&c](std::string const& sqlText) { c.execDirect(sqlText); });
+    c.execDirect("COMMIT");  // autocommit is off on Galera
 }
 
 }  // namespace qcss::detail
@@ -871,6 +1072,7 @@ void mysqlServerExec(std::string const& rawUrl, std::string const& sqlText) {
     url.path = "/mysql";
     MysqlConn c(settingsFrom(url, masked, false));
     c.execDirect(sqlText);
+    c.execDirect("COMMIT");  // autocommit is off on Galera
 }
 
 }  // namespace qcss::detail
