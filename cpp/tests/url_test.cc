@@ -93,3 +93,20 @@ TEST_CASE("a URL without a scheme is masked all the same") {
     CHECK_EQ(maskUrl("u:p#ss@h/db"), std::string("u:***@h/db"));
 }
 QCSS_TEST_MAIN()
+
+TEST_CASE("host lists: each host with or without a port, the first is host/port") {
+    qcss::detail::Url const u = parseUrl("mysql://u:p@h1:3306,h2:3307,h3/db?failover=random");
+    CHECK_EQ(u.hosts.size(), 3u);
+    if (u.hosts.size() != 3u) return;
+    CHECK_EQ(u.hosts[0].first + ":" + std::to_string(u.hosts[0].second), std::string("h1:3306"));
+    CHECK_EQ(u.hosts[1].first + ":" + std::to_string(u.hosts[1].second), std::string("h2:3307"));
+    CHECK_EQ(u.hosts[2].first + ":" + std::to_string(u.hosts[2].second), std::string("h3:0"));
+    CHECK_EQ(u.host, std::string("h1"));
+    CHECK_EQ(u.port, 3306);
+    CHECK_EQ(u.password, std::string("p"));
+    CHECK_EQ(u.path, std::string("/db"));
+    CHECK_EQ(maskUrl("mysql://u:p@h1:3306,h2/db"), std::string("mysql://u:***@h1:3306,h2/db"));
+    CHECK_EQ(parseUrl("mysql://u@h/db").hosts.size(), 1u);
+    CHECK_THROWS(parseUrl("mysql://u@h1,,h2/db"), ConfigError);
+    CHECK_THROWS(parseUrl("mysql://u@h1:x,h2/db"), ConfigError);
+}
