@@ -67,10 +67,12 @@ inline int runAll() {
         }                                                                                  \
     } while (0)
 
+// Both sides are copied: a reference into a temporary (f().results[0].version)
+// would dangle past the full expression.
 #define CHECK_EQ(a, b)                                                                     \
     do {                                                                                   \
-        auto const& qa_ = (a);                                                             \
-        auto const& qb_ = (b);                                                             \
+        auto const qa_ = (a);                                                              \
+        auto const qb_ = (b);                                                              \
         if (!(qa_ == qb_)) {                                                               \
             std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK_EQ(" #a ", " #b ") failed: " \
                       << qa_ << " != " << qb_ << "\n";                                     \
