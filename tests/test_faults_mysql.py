@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +34,42 @@ KEYS = 400
 VALUE = b"v" * 300
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextmanager
+def _private(tmp: Path) -> Iterator[Server]:
+    """private_server(tmp); without mariadbd a skip, or a failure when CI is set."""
     try:
-        with private_server(tmp_path_factory.mktemp("mariadb")) as s:
+        with private_server(tmp) as s:
             yield s
     except NoServer as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set and no private mariadbd could be started: {exc}")
         pytest.skip(f"no private mariadbd: {exc}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with _private(tmp_path_factory.mktemp("mariadb")) as s:
+        yield s
+
+
+class Feed:
+    """What a watcher of `prefix` delivers from revision `start`, as (revision, key)."""
+
+    def __init__(self, kv: qcss.KvInterface, prefix: str, start: int) -> None:
+        self.kv, self.prefix, self.start = kv, prefix, start
+        self.seen: list[tuple[int, str]] = []
+        self.watcher = kv.watch(prefix, self._on, sinceRevision=start, interval=0.05,
+                                onError=lambda exc, n: None)
+
+    def _on(self, batch: list[qcss.Change], rev: int) -> None:
+        self.seen.extend((c.revision, c.key) for c in batch)
+
+    def check_exact(self) -> None:
+        """Wait until the watcher caught up with the log, then compare."""
+        log = [(c.revision, c.key) for c in self.kv.changes(self.start, self.prefix)]
+        _wait_for(lambda: len(self.seen) >= len(log), "the watcher to catch up")
+        self.watcher.stop()
+        assert self.seen == log
 
 
 @pytest.fixture
@@ -186,13 +214,7 @@ def test_killed_writes_lose_nothing_acknowledged(server: Server, db: str) -> Non
     always has both), errors are typed, and a watcher sees exactly the log."""
     kv = qcss.open(_with(db, pool_size=2, retry_timeout=10))
     kv.create("/w", b"")
-    start = kv.revision()
-    seen: list[tuple[int, str]] = []
-
-    def on_changes(batch: list[qcss.Change], rev: int) -> None:
-        seen.extend((c.revision, c.key) for c in batch)
-
-    watcher = kv.watch("/w", on_changes, sinceRevision=start, onError=lambda exc, n: None)
+    feed = Feed(kv, "/w", kv.revision())
     killer = Killer(server, _db_name(db), ("QUERY", "CONNECTION"))
     killer.start()
     acked: dict[str, bytes] = {}
@@ -230,13 +252,7 @@ def test_killed_writes_lose_nothing_acknowledged(server: Server, db: str) -> Non
             assert (a in final) == (b in final), f"half-applied transaction {i}"
     for key in final:
         assert key in acked or key in unknown, f"{key} written but never asked for"
-    # The watcher delivers exactly the log, in order.
-    log = [(c.revision, c.key) for c in kv.changes(start, "/w")]
-    deadline = time.monotonic() + 30
-    while len(seen) < len(log) and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling the watcher's progress against a deadline
-    watcher.stop()
-    assert seen == log
+    feed.check_exact()  # the watcher delivers exactly the log, in order
 
 
 def _store_connections(server: Server, database: str) -> int:
@@ -304,25 +320,11 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
     made while it is down raise ConnError (typed) after the retry deadline or
     succeed once it is back; every acknowledged write survives the crash, no
     transaction is half-applied, the watcher's feed equals the log."""
-    try:
-        ctx = private_server(tmp_path / "mariadb")
-        server = ctx.__enter__()
-    except NoServer as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and no private mariadbd could be started: {exc}")
-        pytest.skip(f"no private mariadbd: {exc}")
-    try:
+    with _private(tmp_path / "mariadb") as server:
         with server.fresh_database() as url:
             kv = qcss.open(_with(url, pool_size=2, retry_timeout=3))
             kv.create("/r", b"")
-            start = kv.revision()
-            seen: list[tuple[int, str]] = []
-
-            def on_changes(batch: list[qcss.Change], rev: int) -> None:
-                seen.extend((c.revision, c.key) for c in batch)
-
-            watcher = kv.watch("/r", on_changes, sinceRevision=start, interval=0.05,
-                               onError=lambda exc, n: None)
+            feed = Feed(kv, "/r", kv.revision())
             acked: dict[str, bytes] = {}
             unknown: set[str] = set()
             stop = threading.Event()
@@ -371,12 +373,7 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
                 other = key.replace("/r/a", "/r/b") if "/r/a" in key else key.replace(
                     "/r/b", "/r/a")
                 assert other in final, f"half-applied transaction: {key}"
-            log = [(c.revision, c.key) for c in kv.changes(start, "/r")]
-            _wait_for(lambda: len(seen) >= len(log), "the watcher to catch up")
-            watcher.stop()
-            assert seen == log
-    finally:
-        ctx.__exit__(None, None, None)
+            feed.check_exact()
 
 
 @pytest.mark.slow
