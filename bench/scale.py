@@ -64,6 +64,27 @@ def grow(kv: Any, have: int, want: int) -> float:
     return time.perf_counter() - t0
 
 
+def settle(server: qmysql.Server, timeout: float = 30.0) -> float:
+    """Waits until InnoDB has flushed most of what a bulk load left dirty (under 5 % of the
+    buffer pool, at most `timeout`), so that the background flush does not land in the
+    latencies measured next."""
+    t0 = time.perf_counter()
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            while time.perf_counter() - t0 < timeout:
+                cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                            "('Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total')")
+                st = {str(k): int(v) for k, v in cur.fetchall()}
+                if st.get("Innodb_buffer_pool_pages_dirty", 0) * 20 <= \
+                        st.get("Innodb_buffer_pool_pages_total", 0):
+                    break
+                time.sleep(0.5)  # polling the server's own counter, not a synchronisation
+    finally:
+        conn.close()
+    return time.perf_counter() - t0
+
+
 def lat(fn: Any, n: int) -> dict[str, float]:
     xs = []
     for i in range(n):
@@ -114,6 +135,9 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--mysql-url", help="an existing server (default: a private mariadbd)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--buffer-pool-mb", type=int, default=1024,
+                    help="innodb_buffer_pool_size of the private mariadbd (default 1024: "
+                         "10^6 keys and their log fit; 0: the server's default, 128)")
     ap.add_argument("--mirror-child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.mirror_child:
@@ -130,6 +154,13 @@ def main() -> int:
             server = qmysql.Server(f"{p.scheme}://{p.netloc}")
         else:
             server = qmysql.start_private(Path(tmp) / "mysql")
+            if a.buffer_pool_mb:
+                conn = server.connect()
+                with conn.cursor() as cur:
+                    cur.execute("SET GLOBAL innodb_buffer_pool_size = %s",
+                                (a.buffer_pool_mb << 20,))
+                conn.close()
+        out["buffer_pool_mb"] = a.buffer_pool_mb if not a.mysql_url else "server's"
         try:
             with server.fresh_database() as url:
                 stores = {"qcss MariaDB": qcss.open(url),
@@ -140,7 +171,9 @@ def main() -> int:
                     for n in sizes:
                         secs = grow(kv, have, n)
                         have = n
-                        res[str(n)] = {"load_s": secs, **measure(kv, n, a.samples)}
+                        waited = settle(server) if name == "qcss MariaDB" else 0.0
+                        res[str(n)] = {"load_s": secs, "settle_s": waited,
+                                       **measure(kv, n, a.samples)}
                         print(f"{name} {n}: {json.dumps(res[str(n)])}", file=sys.stderr,
                               flush=True)
                     out["stores"][name] = res
@@ -174,7 +207,8 @@ def main() -> int:
 def render(r: dict[str, Any]) -> str:
     sizes = [str(n) for n in r["sizes"]]
     lines = [f"Run {r['when']}, load average {' '.join(r['load_before'])} before, "
-             f"{' '.join(r['load_after'])} after.", "",
+             f"{' '.join(r['load_after'])} after; innodb_buffer_pool_size "
+             f"{r.get('buffer_pool_mb')} MiB.", "",
              "| store | operation | " + " | ".join(f"{int(n):,} keys" for n in sizes)
              + " | largest / smallest |",
              "|---|---|" + "---:|" * (len(sizes) + 1)]
