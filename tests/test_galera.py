@@ -11,26 +11,16 @@ import json
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import qcss
-from qcss.testing.galera import GaleraCluster
+from qcss.testing.galera import GaleraCluster, wait_until
 
 pytestmark = [pytest.mark.galera, pytest.mark.slow]
 
 WORKER = Path(__file__).parent / "galera_worker.py"
-
-
-def wait_until(cond: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling a condition with a deadline
 
 
 def progress(out: Path) -> int:

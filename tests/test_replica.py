@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 import qcss
-from qcss.testing.galera import ReplicaPair, replica_pair
+from qcss.testing.galera import ReplicaPair, replica_pair, wait_until
 from qcss.testing.mysql import NoServer
 
 pytestmark = [pytest.mark.galera, pytest.mark.slow]
@@ -26,14 +25,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaPair]:
         if os.environ.get("CI"):
             pytest.fail(f"replica tests cannot run: {exc}")
         pytest.skip(str(exc))
-
-
-def wait_until(cond: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling a condition with a deadline
 
 
 def test_mirror_on_replica_equals_primary_at_each_wait_for(pair: ReplicaPair) -> None:

@@ -20,9 +20,9 @@
 //                           writes raise ReadonlyCss; write through the primary's URL)
 // Password: URL, else $QCSS_MYSQL_PASSWORD, else $MYSQL_PWD, else the option file.
 //
-// Sessions run with autocommit on and READ COMMITTED: a read is one statement
-// (one round trip, consistent by itself); a writer opens a transaction and
-// takes the revision lock in the same round trip
+// Sessions run with autocommit on (off on Galera, below) and READ COMMITTED: a
+// read is one statement (one round trip, consistent by itself); a writer opens
+// a transaction and takes the revision lock in the same round trip
 // ("START TRANSACTION; UPDATE qcss_meta SET revision = LAST_INSERT_ID(revision + 1)").
 //
 // Galera (detected at connect: wsrep_on and a wsrep provider): a local

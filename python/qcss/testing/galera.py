@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from pathlib import Path
 import pymysql
 
 import qcss.schema
-from qcss.testing.mysql import MAX_PACKET, NoServer
+from qcss.testing.mysql import MAX_PACKET, NoServer, terminate
 
 __all__ = [
     "GALERA_PROVIDER",
@@ -43,6 +43,7 @@ __all__ = [
     "galera_available",
     "galera_cluster",
     "replica_pair",
+    "wait_until",
 ]
 
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
@@ -51,6 +52,15 @@ _PROVIDER_OPTIONS = (
     "evs.inactive_check_period=PT0.3S;evs.join_retrans_period=PT0.3S;"
     "pc.wait_prim_timeout=PT10S;gcache.size=64M"
 )
+
+
+def wait_until(cond: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    """Poll `cond` until it holds; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling a condition with a deadline
 
 
 def _daemon() -> str:
@@ -203,15 +213,19 @@ class Node:
             self.proc = None
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, timeout=60)
         self.proc = None
+
+
+def _create_store(node: Node, database: str, url: str) -> None:
+    """Create `database` on `node` and install the qcss schema in it (through `url`)."""
+    conn = node.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {database}")
+    finally:
+        conn.close()
+    qcss.schema.init(url)
 
 
 @dataclass
@@ -305,13 +319,7 @@ def galera_cluster(size: int = 3, base: Path | None = None,
         first.start(["--wsrep-new-cluster"])
         first.wait_answering()
         cluster.wait_synced([0])
-        conn = first.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE {database}")
-        finally:
-            conn.close()
-        qcss.schema.init(cluster.url(0))
+        _create_store(first, database, cluster.url(0))
         first.stop()
         for n in nodes[1:]:
             shutil.copytree(first.datadir, n.datadir, symlinks=True)
@@ -380,13 +388,7 @@ def replica_pair(base: Path | None = None, database: str = "qcss") -> Iterator[R
                 cur.execute("START SLAVE")
         finally:
             conn.close()
-        conn = primary.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE {database}")
-        finally:
-            conn.close()
-        qcss.schema.init(pair.primary_url())
+        _create_store(primary, database, pair.primary_url())
         _wait_replica_has(replica, database)
         yield pair
     finally:

@@ -30,7 +30,7 @@ import pymysql
 import qcss.schema
 
 __all__ = ["MAX_PACKET", "NoServer", "Server", "find_or_start", "mysql_server", "private_server",
-           "start_private"]
+           "start_private", "terminate"]
 
 MAX_PACKET = 64 * 1024 * 1024
 
@@ -109,14 +109,20 @@ class Server:
         _wait_up(self, self.log)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        terminate(self.proc)
+        self.proc = None
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
+    """SIGTERM a server process we started and wait for it (SIGKILL after `timeout` s)."""
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _answers(host: str, port: int) -> bool:
