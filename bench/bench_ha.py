@@ -138,9 +138,9 @@ def main() -> None:
     args = ap.parse_args()
     secs = 2.0 if args.quick else 8.0
     rounds = 1 if args.quick else 3
-    base = Path(tempfile.mkdtemp(prefix="bench-ha-"))
     rows = []
-    with replica_pair(base=base) as pair, galera_cluster(3, base=base) as cluster:
+    with tempfile.TemporaryDirectory(prefix="bench-ha-") as tmp, \
+            replica_pair(base=Path(tmp)) as pair, galera_cluster(3, base=Path(tmp)) as cluster:
         single = pair.primary_url()
         gal = [cluster.url(i, (i + 1) % 3, (i + 2) % 3) for i in range(3)]
         for threads in (1, 4):
