@@ -60,18 +60,20 @@ def writes(urls: list[str], threads: int, seconds: float) -> tuple[float, float,
 
 
 def _one_failover(cluster: GaleraCluster) -> float:
-    """Seconds from SIGKILL of the writer's node (2) to its next acknowledged write."""
+    """Seconds from SIGKILL of the writer's node (2) to the acknowledgement of the first
+    write sent after it (a write acknowledged just after the kill was committed before)."""
     kv = qcss.open(cluster.url(2, 0, 1))
     kv.set("/bench/fo", b"start")
-    acked: list[float] = []
+    acked: list[tuple[float, float]] = []  # (sent, acknowledged)
     stop = threading.Event()
 
     def loop() -> None:
         n = 0
         while not stop.is_set():
+            sent = time.monotonic()
             try:
                 kv.set("/bench/fo", str(n))
-                acked.append(time.monotonic())
+                acked.append((sent, time.monotonic()))
             except qcss.CssError:
                 pass
             n += 1
@@ -82,11 +84,11 @@ def _one_failover(cluster: GaleraCluster) -> float:
     killed = time.monotonic()
     cluster.kill(2)
     deadline = killed + 30
-    while time.monotonic() < deadline and not (acked and acked[-1] > killed):
+    while time.monotonic() < deadline and not (acked and acked[-1][0] > killed):
         time.sleep(0.01)  # bench: polling for the first write after the kill
     stop.set()
     t.join()
-    after = [a for a in acked if a > killed]
+    after = [done for sent, done in acked if sent > killed]
     return after[0] - killed if after else float("nan")
 
 
