@@ -9,6 +9,7 @@ implementation for this suite and for services testing against qcss).
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,14 @@ QSERV_JSON = FIXTURES / "qserv" / "kvmap-2017.json"
 QSERV_TSV = FIXTURES / "qserv" / "kvmap-2017.tsv"
 
 BACKENDS = ["mem", "sqlite", "mysql"]
+
+# qcss's pytest plugin (qcss.testing.pytest_plugin) is loaded through its entry
+# point when the package is installed; from a source tree (PYTHONPATH=python),
+# or with plugin autoloading off, it is declared here.
+if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or "qcss" not in {
+    ep.name for ep in importlib.metadata.entry_points(group="pytest11")
+}:
+    pytest_plugins = ["qcss.testing.pytest_plugin"]
 
 __all__ = ["BACKENDS", "QSERV_JSON", "QSERV_TSV", "Store", "make_store", "read_tsv"]
 

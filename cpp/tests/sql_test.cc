@@ -586,7 +586,7 @@ TEST_CASE("sqlite: a missing file is refused unless ?create=1; sqlite://relative
 
 TEST_CASE("mysql: errors are typed (auth, server down, no schema, bad db)") {
 #ifdef QCSS_WITH_MYSQL
-    if (!mysqlAvailable()) return;
+    if (!mysqlAvailable()) testing::skipCase("no MySQL server (CI fails instead)");
     Store s = mysqlStore();
     std::string const server = mysqlServer();
     std::string const user = randomName("qcss_u_");
@@ -629,7 +629,7 @@ TEST_CASE("mysql: errors are typed (auth, server down, no schema, bad db)") {
 
 TEST_CASE("mysql: a killed connection is re-established and the read retried") {
 #ifdef QCSS_WITH_MYSQL
-    if (!mysqlAvailable()) return;
+    if (!mysqlAvailable()) testing::skipCase("no MySQL server (CI fails instead)");
     Store s = mysqlStore();
     {
         auto kv = open(s.url + (s.url.find('?') == std::string::npos ? "?" : "&") + "pool_size=1");
@@ -648,7 +648,7 @@ TEST_CASE("mysql: a killed connection is re-established and the read retried") {
 
 TEST_CASE("mysql: lost after the COMMIT was sent -> CommitUnknownError; before -> retried") {
 #ifdef QCSS_WITH_MYSQL
-    if (!mysqlAvailable()) return;
+    if (!mysqlAvailable()) testing::skipCase("no MySQL server (CI fails instead)");
     Store s = mysqlStore();
     {
         auto kv = open(s.url);
@@ -701,7 +701,7 @@ TEST_CASE("mysql: lost after the COMMIT was sent -> CommitUnknownError; before -
 
 TEST_CASE("mysql: one-key writes, CAS and their change-log rows") {
 #ifdef QCSS_WITH_MYSQL
-    if (!mysqlAvailable()) return;
+    if (!mysqlAvailable()) testing::skipCase("no MySQL server (CI fails instead)");
     Store s = mysqlStore();
     {
         auto kv = open(s.url);
@@ -809,7 +809,7 @@ TEST_CASE("row cache: a repeated write is one round trip, and never hides anothe
 
 TEST_CASE("mysql: row cache: a store restored from a backup is never taken for the one remembered") {
 #ifdef QCSS_WITH_MYSQL
-    if (!mysqlAvailable()) return;
+    if (!mysqlAvailable()) testing::skipCase("no MySQL server (CI fails instead)");
     Store s = mysqlStore();
     {
         auto a = open(s.url);

@@ -30,12 +30,27 @@ inline int& failures() {
     return n;
 }
 
+/// Thrown by skipCase(): the case did not run (printed [SKIP], not [ OK ]).
+struct Skipped {
+    std::string reason;
+};
+
+/// End the current case as skipped (e.g. no MySQL server outside CI).
+[[noreturn]] inline void skipCase(std::string reason) { throw Skipped{std::move(reason)}; }
+
 inline int runAll() {
     int failedCases = 0;
+    std::size_t skipped = 0;
     for (auto const& c : registry()) {
         int const before = failures();
         try {
             c.fn();
+        } catch (Skipped const& s) {
+            if (failures() == before) {
+                ++skipped;
+                std::cout << "[SKIP] " << c.name << ": " << s.reason << "\n";
+                continue;
+            }
         } catch (std::exception const& e) {
             std::cerr << "  unexpected exception: " << e.what() << "\n";
             ++failures();
@@ -44,8 +59,8 @@ inline int runAll() {
         if (!ok) ++failedCases;
         std::cout << (ok ? "[ OK ] " : "[FAIL] ") << c.name << "\n";
     }
-    std::cout << registry().size() - static_cast<std::size_t>(failedCases) << "/"
-              << registry().size() << " passed\n";
+    std::cout << registry().size() - static_cast<std::size_t>(failedCases) - skipped << "/"
+              << registry().size() << " passed, " << skipped << " skipped\n";
     return failedCases == 0 ? 0 : 1;
 }
 

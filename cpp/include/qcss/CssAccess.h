@@ -270,7 +270,6 @@ private:
     void _setStatus(std::string const& key, std::string const& status,
                     std::optional<std::string> const& expected,
                     std::function<void()> const& onMissing);
-    std::string _partitioningIdOf(std::map<std::string, std::string> const& dbKeys) const;
 
     KvPtr _kv;
     bool _readOnly;

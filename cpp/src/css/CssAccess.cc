@@ -330,10 +330,6 @@ bool CssAccess::containsDb(std::string const& dbName) const {
     return _kv->exists(dbKey(dbName));
 }
 
-std::string CssAccess::_partitioningIdOf(std::map<std::string, std::string> const& dbKeys) const {
-    return take(dbKeys, "partitioningId");
-}
-
 DbParams CssAccess::getDbParams(std::string const& dbName) const {
     std::string const key = dbKey(dbName);
     bool exists = false;

@@ -131,7 +131,6 @@ struct Settings {
     std::string sslCa, sslCert, sslKey;
     bool sslVerify = false, ssl = false;
     unsigned connectTimeout = 10, readTimeout = 0, writeTimeout = 0, lockWaitTimeout = 0;
-    bool readOnly = false;
     std::string maskedUrl;
 };
 
@@ -464,7 +463,8 @@ public:
             rows.push_back(std::move(row));
         }
         mysql_stmt_free_result(s.st);
-        // A CALL ends with a status result (and possibly more): drain them.
+        // qcss runs no statement with several results (no stored routines); any
+        // further result is drained so the connection is never left busy.
         while (mysql_stmt_next_result(s.st) == 0) {
             if (mysql_stmt_field_count(s.st) > 0) mysql_stmt_free_result(s.st);
         }
@@ -918,10 +918,9 @@ unsigned seconds(Url const& url, char const* name, unsigned dflt, std::string co
     return static_cast<unsigned>(sql::urlSeconds(url.param(name), dflt, name, masked));
 }
 
-Settings settingsFrom(Url const& url, std::string const& masked, bool readOnly) {
+Settings settingsFrom(Url const& url, std::string const& masked) {
     Settings s;
     s.maskedUrl = masked;
-    s.readOnly = readOnly;
     s.host = url.host;
     s.port = static_cast<unsigned>(url.port);
     for (auto const& [h, p] : url.hosts) s.hosts.emplace_back(h, static_cast<unsigned>(p));
@@ -1020,7 +1019,7 @@ KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
                           " (expected role=primary or role=replica)");
     // A replica is read-only: writes raise ReadonlyCss (they go through the primary's URL).
     StoreOptions opts = commonOptions(url, raw, readOnly || role == "replica");
-    Settings s = settingsFrom(url, opts.url, opts.readOnly);
+    Settings s = settingsFrom(url, opts.url);
     sql::RetryPolicy retry;
     retry.deadlineSec = sql::urlSeconds(url.param("retry_timeout"), 10.0, "retry_timeout", opts.url);
     std::size_t const poolSize =
@@ -1059,7 +1058,7 @@ namespace qcss::detail {
 void installMysqlSchema(std::string const& rawUrl) {
     Url const url = parseUrl(rawUrl);
     std::string const masked = maskUrl(rawUrl);
-    MysqlConn c(settingsFrom(url, masked, false));
+    MysqlConn c(settingsFrom(url, masked));
     // A whole file is one multi-statement text (the connection allows them).
     schema::install("mysql", [&c](std::string const& sqlText) { c.execDirect(sqlText); });
     c.execDirect("COMMIT");  // autocommit is off on Galera
@@ -1073,7 +1072,7 @@ void mysqlServerExec(std::string const& rawUrl, std::string const& sqlText) {
     Url url = parseUrl(rawUrl);
     std::string const masked = maskUrl(rawUrl);
     url.path = "/mysql";
-    MysqlConn c(settingsFrom(url, masked, false));
+    MysqlConn c(settingsFrom(url, masked));
     c.execDirect(sqlText);
     c.execDirect("COMMIT");  // autocommit is off on Galera
 }

@@ -88,12 +88,6 @@ struct Param {
         p.i = v;
         return p;
     }
-    static Param real(double v) {
-        Param p;
-        p.kind = Kind::Double;
-        p.d = v;
-        return p;
-    }
     static Param blob(std::string_view v) {
         Param p;
         p.kind = Kind::Blob;
