@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
-import zlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from qcss.migrate.inflate import gunzip
 from qcss.migrate.model import MigrationInputError, Node, Source, kind_from_owner
 
 QCSS_DUMP_FORMAT = "qcss-dump"
@@ -40,10 +40,7 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as e:
         raise MigrationInputError(str(path), "byte 0", f"cannot read: {e.strerror}") from e
     if raw.startswith(b"\x1f\x8b"):
-        try:
-            return gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e:
-            raise MigrationInputError(str(path), f"byte {len(raw)}", f"bad gzip: {e}") from e
+        return gunzip(raw, str(path))
     return raw
 
 
@@ -95,6 +92,64 @@ class _Duplicate(Exception):
     pass
 
 
+class _HugeInt(Exception):
+    pass
+
+
+MAX_INT_DIGITS = 40  # no field of any supported format needs more (zxids are 64-bit)
+MAX_JSON_DEPTH = 200
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS + 1:
+        raise _HugeInt(text)
+    return int(text)
+
+
+def _line_col(text: str, pos: int) -> str:
+    line = text.count("\n", 0, pos) + 1
+    return f"line {line} column {pos - (text.rfind(chr(10), 0, pos) + 1) + 1} (char {pos})"
+
+
+def _too_deep_at(text: str) -> int:
+    """Where the nesting of ``text`` first passes MAX_JSON_DEPTH (iterative scan, strings
+    skipped); -1 if it never does."""
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return -1
+
+
+def json_loads(text: str, name: str, where: str = "", **kw: Any) -> Any:
+    """json.loads for untrusted input: every failure is a MigrationInputError naming
+    ``name`` and the position (prefixed by ``where``, e.g. "line 7 "); integers of
+    more than MAX_INT_DIGITS digits and nesting deeper than MAX_JSON_DEPTH are
+    refused (checked by an iterative scan, never by recursing as deep as the input)."""
+    deep = _too_deep_at(text) if text.count("[") + text.count("{") > MAX_JSON_DEPTH else -1
+    if deep >= 0:
+        raise MigrationInputError(name, where + _line_col(text, deep),
+                                  f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_int=_bounded_int, **kw)
+    except json.JSONDecodeError as e:
+        raise MigrationInputError(
+            name, where + f"line {e.lineno} column {e.colno} (char {e.pos})",
+            f"malformed JSON: {e.msg}") from e
+    except _HugeInt as e:
+        pos = text.find(e.args[0])
+        raise MigrationInputError(
+            name, where + _line_col(text, max(pos, 0)),
+            f"integer of {len(e.args[0])} digits (at most {MAX_INT_DIGITS})") from e
+    except RecursionError as e:  # not reached after the depth check; never let it out
+        raise MigrationInputError(name, where + "char 0", "JSON nested too deeply") from e
+
+
 def _load_json_object(raw: bytes, name: str) -> list[tuple[str, Any]]:
     text = _decode_text(raw, name)
 
@@ -107,11 +162,7 @@ def _load_json_object(raw: bytes, name: str) -> list[tuple[str, Any]]:
         return out
 
     try:
-        obj = json.loads(text, object_pairs_hook=pairs)
-    except json.JSONDecodeError as e:
-        raise MigrationInputError(
-            name, f"line {e.lineno} column {e.colno} (char {e.pos})", f"malformed JSON: {e.msg}"
-        ) from e
+        obj = json_loads(text, name, object_pairs_hook=pairs)
     except _Duplicate as e:
         raise MigrationInputError(name, f"key {e.args[0]!r}", "name given twice") from e
     if not isinstance(obj, dict):
@@ -227,12 +278,7 @@ def _qcss_entry(obj: Any, name: str, lineno: int) -> Node:
 
 
 def _parse_line(line: str, name: str, lineno: int) -> Any:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as e:
-        raise MigrationInputError(
-            name, f"line {lineno} column {e.colno}", f"malformed JSON: {e.msg}"
-        ) from e
+    return json_loads(line, name, f"line {lineno}: ")
 
 
 def read_qcss_dump(path: Path) -> Source:
@@ -256,9 +302,10 @@ def read_qcss_dump(path: Path) -> Source:
     body = lines[1:-1]
     try:
         # Fast path: the whole body in one C-level parse.
-        objs: list[Any] = json.loads("[" + ",".join(ln for ln in body if ln.strip()) + "]")
+        objs: list[Any] = json.loads("[" + ",".join(ln for ln in body if ln.strip()) + "]",
+                                     parse_int=_bounded_int)
         numbered = [(i + 2, ln) for i, ln in enumerate(body) if ln.strip()]
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, _HugeInt, RecursionError):
         numbered = [(i + 2, ln) for i, ln in enumerate(body) if ln.strip()]
         objs = [_parse_line(ln, name, no) for no, ln in numbered]  # raises with the line
     nodes = [_qcss_entry(o, name, no) for o, (no, _) in zip(objs, numbered, strict=True)]

@@ -34,9 +34,10 @@ def detect_format(spec: str) -> str:
     with path.open("rb") as f:
         head = f.read(4096)
     if head.startswith(b"\x1f\x8b"):
-        import gzip
+        from qcss.migrate.inflate import gunzip_head
 
-        head = gzip.decompress(path.read_bytes())[:4096]
+        with path.open("rb") as f:
+            head = gunzip_head(f.read(1 << 20), spec)
     if formats.is_qcss_dump(head):
         return "qcss"
     stripped = head.lstrip()

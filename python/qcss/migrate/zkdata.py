@@ -25,7 +25,6 @@ higher zxid, replayed idempotently as ZooKeeper itself does on startup.
 
 from __future__ import annotations
 
-import gzip
 import mmap
 import os
 import re
@@ -34,6 +33,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from qcss.migrate.inflate import gunzip
 from qcss.migrate.model import MigrationInputError, Node, Source, kind_from_owner
 
 SNAP_MAGIC = 0x5A4B534E  # "ZKSN"
@@ -176,10 +176,7 @@ def read_stream(path: Path) -> tuple[bytes, str]:
     except OSError as e:
         raise MigrationInputError(name, "byte 0", f"cannot read: {e.strerror}") from e
     if raw.startswith(GZIP_MAGIC) or name.endswith(".gz"):
-        try:
-            return gzip.decompress(raw), f"{name} (gunzipped)"
-        except (EOFError, OSError, zlib.error) as e:
-            raise MigrationInputError(name, f"byte {len(raw)}", f"bad gzip stream: {e}") from e
+        return gunzip(raw, name), f"{name} (gunzipped)"
     if raw.startswith(SNAPPY_MAGIC) or name.endswith(".snappy"):
         if not raw.startswith(SNAPPY_MAGIC):
             raise MigrationInputError(name, "byte 0", "wrong magic: not a snappy-java stream")
@@ -330,6 +327,27 @@ class LogStats:
 
 
 def _apply_body(tree: ZkTree, t: int, r: JuteReader, session: int) -> None:
+    """Apply one transaction body. ZooKeeper never nests a multi in a multi: a record
+    that does is refused (so no input makes the reader recurse)."""
+    if t != OP_MULTI:
+        _apply_one(tree, t, r, session)
+        return
+    n = r.i32()
+    subs: list[tuple[int, int, bytes]] = []
+    for _ in range(max(n, 0)):
+        at = r.base + r.pos
+        st = r.i32()
+        if st == OP_MULTI:
+            raise r.error("a multi operation nested in a multi (ZooKeeper never writes one)",
+                          r.pos - 4)
+        subs.append((st, at, r.buffer() or b""))
+    if any(st == OP_ERROR for st, _, _ in subs):
+        return  # a failed multi applied nothing
+    for st, at, body in subs:
+        _apply_one(tree, st, JuteReader(body, r.name, at + 8), session)
+
+
+def _apply_one(tree: ZkTree, t: int, r: JuteReader, session: int) -> None:
     if t in (OP_CREATE, OP_CREATE2, OP_CREATE_CONTAINER, OP_CREATE_TTL):
         path = r.string() or ""
         data = r.buffer() or b""
@@ -354,16 +372,6 @@ def _apply_body(tree: ZkTree, t: int, r: JuteReader, session: int) -> None:
         tree.close_session(session)
     elif t in (OP_ERROR, OP_SET_ACL, OP_CHECK, OP_CREATE_SESSION):
         pass
-    elif t == OP_MULTI:
-        n = r.i32()
-        subs: list[tuple[int, bytes]] = []
-        for _ in range(max(n, 0)):
-            st = r.i32()
-            subs.append((st, r.buffer() or b""))
-        if any(st == OP_ERROR for st, _ in subs):
-            return  # a failed multi applied nothing
-        for st, body in subs:
-            _apply_body(tree, st, JuteReader(body, r.name, r.base + r.pos), session)
     else:
         raise r.error(f"unknown transaction type {t}", 0)
 
