@@ -63,6 +63,7 @@ def cli(cctx: click.Context, url: str | None, output: str, read_only: bool) -> N
     given = cctx.obj
     cctx.obj = Ctx(url=url, output=output, read_only=read_only, _kv=given)
     set_current(cctx.obj)
+    cctx.call_on_close(cctx.obj.name_target)
 
 
 @cli.command()

@@ -66,11 +66,28 @@ class Ctx:
     output: str
     read_only: bool
     _kv: qcss.KvInterface | None = None
+    _opened_at: tuple[int, int] | None = None  # (revision, compacted) when opened writable
 
     def kv(self) -> qcss.KvInterface:
         if self._kv is None:
             self._kv = qcss.open(self.url, readOnly=self.read_only)
+            if not self.read_only:
+                self._opened_at = (self._kv.revision(), self._kv.compactedRevision())
         return self._kv
+
+    def name_target(self) -> None:
+        """On stderr, the (masked) store this command wrote to, if it wrote: so an
+        operator always sees where the data went (--url, $QCSS_URL or the default).
+        Only for a store this Ctx opened (an embedding program knows its own)."""
+        if self._kv is None or self._opened_at is None:
+            return
+        try:
+            now = (self._kv.revision(), self._kv.compactedRevision())
+        except qcss.CssError:
+            return
+        if now != self._opened_at:
+            click.echo(f"target: {self._kv.url()} (revision {self._opened_at[0]} -> {now[0]})",
+                       err=True)
 
 
 # The command's store, for the lock-wait notice (set by Ctx users through `handled`).

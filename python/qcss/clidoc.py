@@ -20,7 +20,10 @@ do not edit by hand.
 embedded SQLite store (`qcss.defaultUrl()`); any other SQLite file must exist
 (`css-admin schema init --url ...` or `?create=1` creates one). The global
 options `--url`, `-o/--output` and `--read-only` may be given before or after
-the verb (`css-admin db list -o json`). Output is `-o text` (values that are
+the verb (`css-admin db list -o json`); an explicit `--url` (or `--to` of
+`restore`/`import`) always wins over `$QCSS_URL`, and every command that wrote
+to the store ends with `target: URL (revision A -> B)` on stderr (password
+masked). Output is `-o text` (values that are
 not UTF-8 shown as `base64:...`; aligned columns; `true`/`false`), `-o json`
 (such values as `{"base64": ...}`), `-o table` (aligned, with a header) or
 `-o tsv` (tab-separated with a header line; tabs, newlines and backslashes

@@ -15,6 +15,7 @@ Exit codes (the same numbers as css-admin's for the same causes):
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -79,6 +80,11 @@ def _run_cli(ctx: click.Context, url: str | None, **kwargs: Any) -> None:
     """Run a migration command. Without --to/--url, as a css-admin verb it uses the store of
     css-admin's group (its --url, $QCSS_URL, its default store, or one handed over)."""
     admin = ctx.find_root().obj if ctx.parent is not None and not url else None
+    if admin is None and not url:
+        # Standalone css-migrate: $QCSS_URL when no --to/--url. (As a css-admin verb the
+        # group's store is used: its --url, else $QCSS_URL. The option itself never
+        # reads the environment, so an explicit --url always wins over it.)
+        url = os.environ.get("QCSS_URL") or None
     try:
         kv = None
         if admin is not None and callable(getattr(admin, "kv", None)):
@@ -289,6 +295,7 @@ def run(
             echo("dry run: no target given, nothing compared or written")
             return 0
         raise Failure("no target: give --to URL (or set QCSS_URL)", EXIT_CONFIG)
+    opened_here = kv is None
     if kv is None:
         assert url is not None
         if dry_run:
@@ -350,12 +357,16 @@ def run(
             kv.get("/", None) == plan.root_value)
         if not other and root_same and len(same) == len(plan.entries):
             echo(f"{plan.keys} keys already identical in the target; nothing written")
+            if opened_here:
+                click.echo(f"target: {kv.url()} (nothing written)", err=True)
             return 0
         raise Failure(str(e), EXIT_CONFLICT) from e
     except PartialWriteError as e:
-        raise Failure(str(e), EXIT_PARTIAL) from e
+        raise Failure(f"{e} (target: {kv.url()})", EXIT_PARTIAL) from e
     except Exception as e:
         raise Failure(f"write failed, nothing was written: {e}", _code_for(e)) from e
+    if opened_here:  # else css-admin names the store it opened (Ctx.name_target)
+        click.echo(f"target: {kv.url()} (revision {report.revision})", err=True)
     echo(
         f"written: {report.written + (1 if report.root_written else 0)} keys in "
         f"{report.batches} transaction(s), revision {report.revision}"
@@ -378,7 +389,8 @@ def run(
 
 
 _common_write_options: list[Callable[[Any], Any]] = [
-    click.option("--to", "--url", "url", envvar="QCSS_URL", help="Target store URL."),
+    click.option("--to", "--url", "url", default=None,
+                 help="Target store URL (default: $QCSS_URL; as a css-admin verb, its --url)."),
     click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing."),
     click.option("--verify", is_flag=True, help="Read back and compare every key afterwards."),
     click.option("--overwrite", is_flag=True, help="Replace keys that already exist."),
