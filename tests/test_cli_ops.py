@@ -93,7 +93,7 @@ def test_global_options_are_accepted_after_the_verb(url: str, tmp_path: Path) ->
     assert json.loads(r.output) == ["a"]
     r = run("db", "list", "-o", "json", "--url", url)
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output) == {}
+    assert json.loads(r.stdout) == {}  # stderr: "target: ..." (CssAccess wrote its version)
     r = run("set", "/b", "2", "--url", url, "--read-only")
     assert r.exit_code == code_of(qcss.ReadonlyCss), r.output
     # the hint printed for a store without schema is a command that works
@@ -225,8 +225,8 @@ def test_compact_dry_run_reports_what_the_run_removes(url: str) -> None:
     for i in range(6):
         kv.set(f"/k{i % 2}", str(i))
     dry = json.loads(run("--url", url, "-o", "json", "compact", "--keep-revisions", "1",
-                         "--dry-run").output)
-    real = json.loads(run("--url", url, "-o", "json", "compact", "--keep-revisions", "1").output)
+                         "--dry-run").stdout)
+    real = json.loads(run("--url", url, "-o", "json", "compact", "--keep-revisions", "1").stdout)
     assert dry["removed"] == real["removed"] == 5
 
 
@@ -276,13 +276,15 @@ def test_output_formats_are_consistent_and_scriptable(url: str) -> None:
     assert r.stdout == "" and "(no keys under /t/a)" in r.stderr
     r = run("--url", url, "locks")
     assert r.stdout == "" and "(no locks on / or under it)" in r.stderr
-    assert run("--url", url, "set", "/t/a", "2").output == "/t/a version 2\n"
+    r = run("--url", url, "set", "/t/a", "2")
+    assert r.stdout == "/t/a version 2\n"
+    assert r.stderr == f"target: {url} (revision 2 -> 3)\n"
     assert run("--url", url, "get", "/t/a", "--print-value-only").output == "2\n"
     assert run("--url", url, "get", "/t/a", "-k").output == "/t/a\n2\n"
     r = run("--url", url, "rm", "/t")
     assert r.exit_code == 2 and "rm -r" in r.output and kv.exists("/t/a")
     r = run("--url", url, "rm", "-r", "/t")
-    assert r.output.splitlines() == ["removed /t", "removed /t/a", "removed /t/bb"]
+    assert r.stdout.splitlines() == ["removed /t", "removed /t/a", "removed /t/bb"]
     assert run("--url", url, "history", "/never").exit_code == code_of(qcss.NoSuchKey)
     assert run("--url", url, "history", "/t/a").exit_code == 0  # deleted, still in the log
     assert run("--url", url, "db", "create", "A").exit_code == 0

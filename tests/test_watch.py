@@ -322,9 +322,9 @@ def test_cli_watch_history_compact(tmp_path: Path) -> None:
     assert r.exit_code == 2
     r = runner.invoke(cli, ["--url", url, "-o", "json", "compact", "--keep-revisions", "1"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["compactedRevision"] == kv.revision() - 1
+    assert json.loads(r.stdout)["compactedRevision"] == kv.revision() - 1
     r = runner.invoke(cli, ["--url", url, "-o", "json", "compact", "--max-age", "3600"])
-    assert json.loads(r.output)["removed"] == 0
+    assert json.loads(r.stdout)["removed"] == 0
     r = runner.invoke(cli, ["--url", url, "watch", "/", "--since", "1", "--count", "1"])
     assert r.exit_code == 0 and "resync" in r.output
 

@@ -60,6 +60,18 @@ EXIT_USAGE = 2  # click's own code for bad usage
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _failing() -> bool:
+    """Whether the command is ending with an error (called while it unwinds)."""
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return False
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code != 0
+    if isinstance(exc, SystemExit):
+        return exc.code not in (0, None)
+    return True
+
+
 @dataclass
 class Ctx:
     url: str | None
@@ -79,8 +91,8 @@ class Ctx:
         """On stderr, the (masked) store this command wrote to, if it wrote: so an
         operator always sees where the data went (--url, $QCSS_URL or the default).
         Only for a store this Ctx opened (an embedding program knows its own)."""
-        if self._kv is None or self._opened_at is None:
-            return
+        if self._kv is None or self._opened_at is None or _failing():
+            return  # a failed command's summary is its error
         try:
             now = (self._kv.revision(), self._kv.compactedRevision())
         except qcss.CssError:
