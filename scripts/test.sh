@@ -58,3 +58,7 @@ if [[ "$sanitize" == 1 ]]; then
   bash scripts/sanitize.sh
 fi
 echo "== pytest"; pytest "${args[@]}"
+if [ -n "${CI:-}" ]; then
+  echo "== fuzz: every target of fuzz/targets.py, time-boxed (atheris)"
+  bash fuzz/run.sh "${QCSS_FUZZ_SECONDS:-20}"
+fi

@@ -112,6 +112,9 @@ TEST_CASE("unpackJson: strings, numbers, constants, nested skipped") {
     CHECK_EQ(m["t"], std::string("true"));
     CHECK_THROWS(CssAccess::unpackJson("k", "{\"a\": "), ConfigError);
     CHECK_THROWS(CssAccess::unpackJson("k", "[1]"), ConfigError);
+    // Found by fuzz/ (json_cpp): raw bytes that are not UTF-8 are refused, not passed on.
+    CHECK_THROWS(CssAccess::unpackJson("k", "{\"a\": \"\xa3\"}"), ConfigError);
+    CHECK_THROWS(CssAccess::unpackJson("k", "{\"\xff\": \"v\"}"), ConfigError);
 }
 
 TEST_CASE("formatDouble: shortest text that round-trips") {

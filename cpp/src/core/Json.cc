@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "qcss/Errors.h"
+#include "qcss/Key.h"
 
 namespace qcss::detail {
 
@@ -47,6 +48,9 @@ public:
 
     std::vector<std::pair<std::string, std::string>> object() {
         std::vector<std::pair<std::string, std::string>> out;
+        // JSON text is UTF-8: raw bytes that are not would come out as names and
+        // values no caller can use (Python's str conversion fails on them).
+        if (!isValidUtf8(_t)) throw BadDumpError(_src + ": malformed JSON: not valid UTF-8 text");
         ws();
         if (_lenient && _i == _t.size()) return out;  // "" is an empty object
         expect('{');
