@@ -305,7 +305,9 @@ def read_qcss_dump(path: Path) -> Source:
         objs: list[Any] = json.loads("[" + ",".join(ln for ln in body if ln.strip()) + "]",
                                      parse_int=_bounded_int)
         numbered = [(i + 2, ln) for i, ln in enumerate(body) if ln.strip()]
-    except (json.JSONDecodeError, _HugeInt, RecursionError):
+        if len(objs) != len(numbered):  # a line "1, 2" joins into two values
+            raise ValueError("not one value per line")
+    except (ValueError, _HugeInt, RecursionError):  # JSONDecodeError is a ValueError
         numbered = [(i + 2, ln) for i, ln in enumerate(body) if ln.strip()]
         objs = [_parse_line(ln, name, no) for no, ln in numbered]  # raises with the line
     nodes = [_qcss_entry(o, name, no) for o, (no, _) in zip(objs, numbered, strict=True)]
