@@ -21,9 +21,16 @@ from qcss.testing import Store, fresh_store
 from qcss.testing.galera import GaleraCluster, galera_available, galera_cluster
 from qcss.testing.mysql import Server
 
-FIXTURES = Path(__file__).parent / "fixtures"
-QSERV_JSON = FIXTURES / "qserv" / "kvmap-2017.json"
-QSERV_TSV = FIXTURES / "qserv" / "kvmap-2017.tsv"
+FIXTURES = Path(__file__).parent / "fixtures"  # the project's own (ZooKeeper)
+# Qserv's data stays out of the repository: it is read from ../shared/fixtures
+# (beside the repository root; present for every developer and in CI). Tests that
+# read it are marked `shared_fixtures`: without it they skip with the reason, but
+# fail in CI (CI set).
+SHARED_FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+QSERV_DIR = SHARED_FIXTURES / "qserv"
+QSERV_MAPS = SHARED_FIXTURES / "qserv-maps"
+QSERV_JSON = QSERV_DIR / "kvmap-2017.json"
+QSERV_TSV = QSERV_DIR / "kvmap-2017.tsv"
 
 BACKENDS = ["mem", "sqlite", "mysql"]
 
@@ -35,7 +42,21 @@ if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or "qcss" not in {
 }:
     pytest_plugins = ["qcss.testing.pytest_plugin"]
 
-__all__ = ["BACKENDS", "QSERV_JSON", "QSERV_TSV", "Store", "make_store", "read_tsv"]
+__all__ = ["BACKENDS", "QSERV_DIR", "QSERV_JSON", "QSERV_MAPS", "QSERV_TSV", "SHARED_FIXTURES",
+           "Store", "make_store", "read_tsv"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("shared_fixtures") is None:
+        return
+    missing = [p for p in (QSERV_DIR, QSERV_MAPS) if not p.is_dir()]
+    if not missing:
+        return
+    reason = (f"Qserv's fixtures are missing: {', '.join(map(str, missing))} "
+              "(../shared/fixtures beside the repository)")
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 _SERVER: list[Server] = []  # the session's MySQL server, once found
 

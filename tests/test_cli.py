@@ -20,6 +20,7 @@ def code_of(cls: type[BaseException]) -> int:
     return next(code for c, code, _ in EXIT_CODES if c is cls)
 
 
+@pytest.mark.shared_fixtures
 def test_ls_recursive_json_prints_the_tree() -> None:
     r = run(None, "--url", f"mem://{QSERV_JSON}", "-o", "json", "ls", "-R", "/")
     assert r.exit_code == 0, r.output
@@ -27,6 +28,7 @@ def test_ls_recursive_json_prints_the_tree() -> None:
     assert tree == json.loads(QSERV_JSON.read_text(encoding="utf-8"))
 
 
+@pytest.mark.shared_fixtures
 def test_ls_and_get_text() -> None:
     url = f"mem://{QSERV_JSON}"
     r = run(None, "--url", url, "ls", "/DBS")
@@ -85,6 +87,7 @@ def test_errors_have_distinct_exit_codes(
     assert r.output.startswith("Error: ")
 
 
+@pytest.mark.shared_fixtures
 def test_read_only_exit_code() -> None:
     r = run(None, "--url", f"mem://{QSERV_JSON}", "--read-only", "set", "/x", "1")
     assert r.exit_code == code_of(qcss.ReadonlyCss)

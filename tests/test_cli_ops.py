@@ -186,6 +186,7 @@ def test_qserv_dump_is_one_key_per_line_without_the_lock_namespace(url: str) -> 
     assert "lock namespace" in r.stderr
 
 
+@pytest.mark.shared_fixtures
 def test_importing_the_same_dump_twice_is_a_no_op_success(url: str) -> None:
     first = run("--url", url, "import", str(QSERV_JSON))
     assert first.exit_code == 0, first.output
@@ -194,6 +195,7 @@ def test_importing_the_same_dump_twice_is_a_no_op_success(url: str) -> None:
     assert "already identical" in again.output
 
 
+@pytest.mark.shared_fixtures
 def test_dry_run_does_not_create_the_target(tmp_path: Path) -> None:
     target = tmp_path / "t.db"
     r = CliRunner().invoke(migrate_main, [str(QSERV_JSON), "--to",

@@ -241,7 +241,7 @@ def test_version_checks(url: str) -> None:
     kv = qcss.open(url)
     if kv.backend() != "mem":
         ro = qcss.open(url, readOnly=True)
-        with pytest.raises(qcss.NoSuchKey, match="holds no CSS tree"):
+        with pytest.raises(qcss.VersionMissingError, match="holds no CSS tree"):
             qcss.CssAccess(ro)
         assert not kv.exists("/css_meta/version")
     qcss.CssAccess(kv)
@@ -252,10 +252,11 @@ def test_version_checks(url: str) -> None:
     kv.set("/css_meta/version", "1000000")
     with pytest.raises(qcss.VersionMismatchError, match="1000000"):
         qcss.CssAccess(kv)
-    with pytest.raises(qcss.NoSuchKey):
+    with pytest.raises(qcss.VersionMissingError):
         qcss.CssAccess(qcss.open("mem://", readOnly=True))
 
 
+@pytest.mark.shared_fixtures
 def test_qserv_2017_maps(kv: qcss.KvInterface) -> None:
     tree = json.loads(QSERV_JSON.read_text(encoding="utf-8"))
     load(kv, tree)

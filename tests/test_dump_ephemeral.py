@@ -120,13 +120,17 @@ def test_include_ephemeral_dumps_them_and_restore_still_skips_locks(
 
 def test_import_of_any_format_skips_the_lock_namespace(kv: qcss.KvInterface,
                                                        tmp_path: Path) -> None:
-    """A Qserv JSON dump taken while a lock was held (dumpKV shows /.qcss) imports
-    without the lock entries."""
+    """A Qserv JSON dump taken while a lock was held (dumpKV of "/" leaves /.qcss
+    out; an older dump, or one of /.qcss added by hand, has it) imports without the
+    lock entries."""
     src = qcss.open("mem://")
     src.create("/DBS/LSST", "READY")
     with src.lock("/DBS/LSST"):
+        assert RESERVED_ROOT not in json.loads(src.dumpKV())
+        tree = json.loads(src.dumpKV())
+        tree.update({k: v.decode() for k, v in src.snapshot(RESERVED_ROOT).items()})
         path = tmp_path / "qserv.json"
-        path.write_text(src.dumpKV(), encoding="utf-8")
+        path.write_text(json.dumps(tree), encoding="utf-8")
     assert RESERVED_ROOT in json.loads(path.read_text())
     res = CliRunner().invoke(cli, ["import", str(path)], obj=kv)
     assert res.exit_code == 0, res.output

@@ -1,4 +1,5 @@
-"""The migration readers against the real artefacts in tests/fixtures/ (no qcss store needed)."""
+"""The migration readers against the real artefacts in tests/fixtures/ and ../shared/fixtures/
+(no qcss store needed)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import cramjam
 import pytest
 
+from conftest import QSERV_DIR
 from qcss.migrate import formats, zkdata
 from qcss.migrate.model import MigrationInputError, Node, NodeKind, Source
 from qcss.migrate.plan import SKIP_SYSTEM, PlanError, PrefixMap, build_plan
@@ -20,7 +22,7 @@ from qcss.migrate.sources import detect_format, open_source
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZK = FIXTURES / "zk"
-QSERV = FIXTURES / "qserv"
+QSERV = QSERV_DIR
 
 
 def ground_truth() -> dict[str, Any]:
@@ -202,6 +204,7 @@ def test_truncated_log_tail_is_end_of_log(tmp_path: Path) -> None:
 # Qserv dumps
 
 
+@pytest.mark.shared_fixtures
 def test_qserv_tsv_and_json_give_the_same_tree() -> None:
     tsv = build_plan(open_source(str(QSERV / "kvmap-2017.tsv")))
     js = build_plan(open_source(str(QSERV / "kvmap-2017.json")))
@@ -216,6 +219,7 @@ def test_qserv_tsv_and_json_give_the_same_tree() -> None:
             assert dict(tsv.entries)[k] == (b"" if v == "\\N" else v.encode())
 
 
+@pytest.mark.shared_fixtures
 def test_detect_formats() -> None:
     assert detect_format(str(QSERV / "kvmap-2017.tsv")) == "qserv-tsv"
     assert detect_format(str(QSERV / "kvmap-2017.json")) == "json"

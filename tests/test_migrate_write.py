@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import qcss
-from conftest import Store, make_store
+from conftest import QSERV_DIR, Store, make_store
 from qcss.migrate.cli import Failure, dump_qcss, import_cmd, main, restore_cmd, run
 from qcss.migrate.plan import build_plan
 from qcss.migrate.sources import open_source
@@ -20,7 +20,7 @@ from qcss.migrate.writer import ConflictError, PartialWriteError, verify_plan, w
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZK = FIXTURES / "zk"
-QSERV = FIXTURES / "qserv"
+QSERV = QSERV_DIR
 
 
 def tree(kv: Any) -> dict[str, bytes]:
@@ -41,6 +41,7 @@ def test_zk_fixture_into_store(kv: Any) -> None:
     assert tree(kv) == zk_truth()
 
 
+@pytest.mark.shared_fixtures
 @pytest.mark.parametrize("name", ["kvmap-2017.tsv", "kvmap-2017.json"])
 def test_qserv_dumps_into_store(kv: Any, name: str) -> None:
     assert run(source=str(QSERV / name), url=None, kv=kv, verify=True, quiet=True) == 0
@@ -246,6 +247,7 @@ def test_dump_restore_round_trip(store: Store, tmp_path: Path,
         assert {e.key: bytes(e.value) for e in again.snapshot("/").entries} == full
 
 
+@pytest.mark.shared_fixtures
 def test_restore_command_as_css_admin_verb(tmp_path: Path) -> None:
     """restore_cmd and import_cmd run under css-admin's group, with its store."""
     from qcss.cli import cli
@@ -286,6 +288,7 @@ def _admin_group() -> click.Group:
     return group
 
 
+@pytest.mark.shared_fixtures
 def test_cli_dry_run_prefix_map_and_verify(kv: Any) -> None:
     group = _admin_group()
     runner = CliRunner()

@@ -9,6 +9,8 @@ import pytest
 import qcss
 from conftest import QSERV_JSON, QSERV_TSV, read_tsv
 
+pytestmark = pytest.mark.shared_fixtures
+
 
 def test_json_dump_loads_exactly() -> None:
     kv = qcss.open(f"mem://{QSERV_JSON}")

@@ -8,12 +8,18 @@
 
 using namespace qcss;
 
-TEST_CASE("empty store: root exists, revision 0") {
+TEST_CASE("empty store: implicit root absent, revision 0") {
     auto kv = open("mem://");
-    CHECK(kv->exists("/"));
+    CHECK(!kv->exists("/"));
     CHECK_EQ(kv->revision(), 0);
-    CHECK(kv->getChildren("/").empty());
+    CHECK_THROWS(kv->getChildren("/"), NoSuchKey);
+    CHECK_THROWS(kv->get("/"), NoSuchKey);
     CHECK_EQ(kv->backend(), std::string("mem"));
+    CHECK_EQ(kv->create("/", "r"), std::string("/"));
+    CHECK(kv->exists("/"));
+    CHECK_EQ(kv->get("/"), std::string("r"));
+    CHECK(kv->getChildren("/").empty());
+    CHECK_THROWS(kv->create("/"), KeyExistsError);
 }
 
 TEST_CASE("create, get, parents, versions, revisions") {
@@ -123,6 +129,7 @@ TEST_CASE("read-only store refuses mutations") {
 }
 
 TEST_CASE("Qserv dump loads through mem:///path") {
+    if (!::qcss::testing::haveFixture(QCSS_FIXTURES_DIR, "qserv/kvmap-2017.json")) return;
     auto kv = open(std::string("mem://") + QCSS_FIXTURES_DIR + "/qserv/kvmap-2017.json");
     CHECK(kv->exists("/DBS"));
     CHECK_EQ(kv->get("/css_meta/version"), std::string("1"));

@@ -79,12 +79,13 @@ void onEach(std::function<void(KvPtr, std::string const&)> const& fn) {
 
 }  // namespace
 
-TEST_CASE("fresh store: root, revision 0, schema created") {
+TEST_CASE("fresh store: implicit root absent, revision 0, schema created") {
     onEach([](KvPtr kv, std::string const&) {
-        CHECK(kv->exists("/"));
+        CHECK(!kv->exists("/"));
         CHECK_EQ(kv->revision(), 0);
-        CHECK(kv->getChildren("/").empty());
-        CHECK_EQ(kv->getStat("/").version, 0);
+        CHECK_THROWS(kv->getChildren("/"), NoSuchKey);
+        CHECK_THROWS(kv->getStat("/"), NoSuchKey);
+        CHECK_THROWS(kv->get("/"), NoSuchKey);
     });
 }
 
@@ -105,11 +106,11 @@ TEST_CASE("create, get, set, parents, versions, revisions, stat") {
         CHECK_EQ(kv->getStat("/a").numChildren, 1);
         CHECK_EQ(kv->getStat("/").numChildren, 1);
         CHECK_THROWS(kv->create("/a/b/c"), KeyExistsError);
-        CHECK_THROWS(kv->create("/"), KeyExistsError);
         CHECK_THROWS(kv->get("/nope"), NoSuchKey);
         CHECK_EQ(kv->get("/nope", "dflt"), std::string("dflt"));
         CHECK_EQ(kv->revision(), 2);
         CHECK_EQ(kv->set("/", "root"), 1);
+        CHECK_THROWS(kv->create("/"), KeyExistsError);  // the root was set
         CHECK_EQ(kv->get("/"), std::string("root"));
         // Parent Puts come first, then the key, all at the batch's revision.
         auto ch = kv->changes(0);

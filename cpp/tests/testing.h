@@ -1,6 +1,7 @@
 // qcss: testing.h -- a minimal unit-test harness (no external dependency).
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -62,6 +63,25 @@ inline int runAll() {
     std::cout << registry().size() - static_cast<std::size_t>(failedCases) - skipped << "/"
               << registry().size() << " passed, " << skipped << " skipped\n";
     return failedCases == 0 ? 0 : 1;
+}
+
+/// True if the shared fixture file `rel` (under ../shared/fixtures, Qserv's
+/// data kept out of the repository) is there. If not, the test is skipped with
+/// the reason, except in CI (CI set), where a missing fixture is a failure.
+inline bool haveFixture(std::string const& dir, std::string const& rel) {
+    std::string const path = dir + "/" + rel;
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        std::fclose(f);
+        return true;
+    }
+    char const* ci = std::getenv("CI");
+    if (ci != nullptr && *ci != '\0') {
+        std::cerr << "  missing fixture in CI: " << path << "\n";
+        ++failures();
+    } else {
+        std::cout << "[SKIP] fixture " << path << " is missing (../shared/fixtures)\n";
+    }
+    return false;
 }
 
 }  // namespace qcss::testing

@@ -134,11 +134,16 @@ def ls(ctx: Ctx, key: str, recursive: bool) -> None:
     with handled():
         kv = ctx.kv()
         if not recursive:
-            names = kv.getChildren(key)
+            try:
+                names = kv.getChildren(key)
+            except qcss.NoSuchKey:
+                if key != "/":
+                    raise
+                names = []  # an empty store: the implicit root does not exist yet
             emit(ctx, names, lambda: "\n".join(names), rows=(["name"], [[n] for n in names]),
                  empty=f"(no keys under {key})")
             return
-        if not kv.exists(key):
+        if key != "/" and not kv.exists(key):
             raise qcss.NoSuchKey(f"key '{key}' does not exist")
         snap = kv.snapshot(key)
     entries = [(k, v) for k, v in snap.items() if k != key]
@@ -201,12 +206,21 @@ def dump(ctx: Ctx, key: str, fmt: str, include_ephemeral: bool, progress: bool |
             if report.skipped:
                 click.echo(report.describe_skipped(), err=True)
             return
-        text = ctx.kv().dumpKV(key)
+        kv = ctx.kv()
+        text = kv.dumpKV(key)
+        # dumpKV of "/" leaves the lock namespace out (Qserv's view); read it
+        # separately to say so, or to keep it when asked for.
+        reserved = (kv.snapshot(RESERVED_ROOT).items() if key in ("", "/") else [])
     # One key per line, and without the lock namespace unless asked for.
     pairs = json.loads(text, object_pairs_hook=list)
     kept = [(k, v) for k, v in pairs if include_ephemeral or not is_reserved(k)]
-    if len(kept) < len(pairs):
-        click.echo(f"dump: skipped {len(pairs) - len(kept)} key(s) of the lock namespace "
+    skipped = len(pairs) - len(kept)
+    if include_ephemeral:
+        kept = sorted(kept + [(k, bytes(v).decode("utf-8")) for k, v in reserved])
+    else:
+        skipped += len(reserved)
+    if skipped:
+        click.echo(f"dump: skipped {skipped} key(s) of the lock namespace "
                    f"({RESERVED_ROOT}; --include-ephemeral keeps them)", err=True)
     click.echo(json.dumps(dict(kept), indent=1, ensure_ascii=False))
 

@@ -21,6 +21,7 @@ __all__ = [
     "DiskFullError",
     "InvalidKeyError",
     "KeyExistsError",
+    "KeyValueError",
     "LeaseExpired",
     "LockTimeout",
     "NoSuchDb",
@@ -36,11 +37,16 @@ __all__ = [
     "TableExists",
     "ValueTooLargeError",
     "VersionMismatchError",
+    "VersionMissingError",
 ]
 
 
 class CssError(Exception):
     """Root of every error qcss raises."""
+
+    def typeName(self) -> str:
+        """The class name, as Qserv's errors' typeName()."""
+        return type(self).__name__
 
 
 class NoSuchKey(CssError, KeyError):
@@ -160,3 +166,11 @@ class StoreFileGoneError(StorageError):
 
 class CorruptStoreError(StorageError):
     """The store's file is not a valid store (corrupt, empty, or not SQLite)."""
+
+
+class KeyValueError(CssError):
+    """A stored value cannot be read as what it should be (a number, packed JSON)."""
+
+
+class VersionMissingError(CssError):
+    """The store has no /css_meta/version and was opened read-only."""

@@ -43,7 +43,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <istream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,14 +56,35 @@ namespace qcss {
 
 /// Striping of a partitioned database (a /PARTITIONING/_<id> entry).
 struct StripingParams {
+    StripingParams() = default;
+    StripingParams(int stripes_, int subStripes_, int partitioningId_ = 0, double overlap_ = 0)
+            : stripes(stripes_), subStripes(subStripes_), partitioningId(partitioningId_),
+              overlap(overlap_) {}
     int stripes = 0;         ///< nStripes; 0: the database is not partitioned
     int subStripes = 0;      ///< nSubStripes
     int partitioningId = 0;  ///< the <id> of /PARTITIONING/_<id>
     double overlap = 0;      ///< degrees
+    /// True if every member has its default value (the database is not partitioned).
+    bool isDefaultConstructed() const noexcept {
+        return stripes == 0 && subStripes == 0 && partitioningId == 0 && overlap == 0.0;
+    }
+    bool operator==(StripingParams const& o) const noexcept {
+        return stripes == o.stripes && subStripes == o.subStripes &&
+               partitioningId == o.partitioningId && overlap == o.overlap;
+    }
+    bool operator!=(StripingParams const& o) const noexcept { return !(*this == o); }
 };
 
 /// Partitioning of a table (its `partitioning` subkeys).
 struct PartTableParams {
+    PartTableParams() = default;
+    PartTableParams(std::string dirDb_, std::string dirTable_, std::string dirColName_,
+                    std::string latColName_, std::string lonColName_, double overlap_ = 0,
+                    bool partitioned_ = true, bool subChunks_ = false)
+            : dirDb(std::move(dirDb_)), dirTable(std::move(dirTable_)),
+              dirColName(std::move(dirColName_)), latColName(std::move(latColName_)),
+              lonColName(std::move(lonColName_)), overlap(overlap_), partitioned(partitioned_),
+              subChunks(subChunks_) {}
     std::string dirDb;
     std::string dirTable;
     std::string dirColName;
@@ -73,16 +96,33 @@ struct PartTableParams {
     bool isPartitioned() const noexcept { return partitioned; }
     /// A partitioned table is chunked; a match table is partitioned without lat/lon.
     bool isChunked() const noexcept { return partitioned; }
+    bool isSubChunked() const noexcept { return subChunks; }
+    /// 2 if sub-chunked, 1 if chunked, else 0.
+    int chunkLevel() const noexcept { return subChunks ? 2 : (partitioned ? 1 : 0); }
+    /// {lonColName, latColName, dirColName} ("" where a column is not available).
+    std::vector<std::string> partitionCols() const { return {lonColName, latColName, dirColName}; }
+    /// The secondary-index columns: {dirColName}, or none when it is empty.
+    std::vector<std::string> secIndexColNames() const {
+        return dirColName.empty() ? std::vector<std::string>{} : std::vector<std::string>{dirColName};
+    }
 };
 
 /// Shared-scan parameters of a table (its `sharedScan` subkeys).
 struct ScanTableParams {
+    ScanTableParams() = default;
+    ScanTableParams(bool lockInMem_, int scanRating_) : lockInMem(lockInMem_), scanRating(scanRating_) {}
     bool lockInMem = false;
     int scanRating = 0;
 };
 
 /// Parameters of a match table (its `match` subkeys).
 struct MatchTableParams {
+    MatchTableParams() = default;
+    MatchTableParams(std::string dirTable1_, std::string dirColName1_, std::string dirTable2_,
+                     std::string dirColName2_, std::string flagColName_, double angSep_ = 0)
+            : dirTable1(std::move(dirTable1_)), dirColName1(std::move(dirColName1_)),
+              dirTable2(std::move(dirTable2_)), dirColName2(std::move(dirColName2_)),
+              flagColName(std::move(flagColName_)), angSep(angSep_) {}
     std::string dirTable1;
     std::string dirColName1;
     std::string dirTable2;
@@ -101,6 +141,9 @@ struct TableParams {
 
 /// A worker or czar node (/NODES/<node>).
 struct NodeParams {
+    NodeParams() = default;
+    NodeParams(std::string type_, std::string host_, int port_ = 0, std::string state_ = "ACTIVE")
+            : type(std::move(type_)), host(std::move(host_)), port(port_), state(std::move(state_)) {}
     std::string type;
     std::string host;
     int port = 0;
@@ -125,6 +168,34 @@ struct ChunkReplica {
     std::string nodeName;
 };
 
+/// The per-database sets of empty chunks, read (once, then cached) from
+/// `<path>/empty_<db>.txt` (whitespace-separated chunk numbers), or from
+/// `<path>/emptyChunks.txt` when there is no file for the database, as Qserv's
+/// file-based EmptyChunks did. Thread-safe.
+class EmptyChunks {
+public:
+    explicit EmptyChunks(std::string path);
+    /// Fixed sets (no files): database -> empty chunks.
+    explicit EmptyChunks(std::map<std::string, std::set<int>> const& sets);
+    EmptyChunks(EmptyChunks const&) = delete;
+    EmptyChunks& operator=(EmptyChunks const&) = delete;
+    ~EmptyChunks();
+
+    /// The empty chunks of `db`. ConfigError if neither file exists (or no path
+    /// was given), KeyValueError if the file holds something else than integers.
+    std::shared_ptr<std::set<int> const> getEmpty(std::string const& db);
+    bool isEmpty(std::string const& db, int chunk);
+    /// Forget the cached set of `db` (every database when empty).
+    void clearCache(std::string const& db = std::string());
+    std::string const& path() const noexcept { return _path; }
+
+private:
+    struct Cache;  // the sets read so far, under a mutex
+    std::string _path;
+    bool _fixed = false;
+    std::unique_ptr<Cache> _cache;
+};
+
 class CssAccess {
 public:
     /// The layout version this library reads and writes ("1", as Qserv).
@@ -136,6 +207,43 @@ public:
     /// Open the store at `url` (see Open.h) and wrap it.
     static std::shared_ptr<CssAccess> createFromUrl(std::string const& url, bool readOnly = false);
 
+    // ---- Qserv's factories (an in-memory store loaded from a map) -----------
+    /// A CssAccess over a new in-memory store loaded from `data`: a JSON map
+    /// (Qserv's dumpKV format, {"/key": "value", ...}) or the older TSV map (one
+    /// `key<TAB>value` a line, `\N` for an empty value). "" is an empty store.
+    /// The keys are written with set (parents created empty), then the store
+    /// is made read-only if `readOnly`. `emptyChunkPath` is where
+    /// getEmptyChunks() reads empty_<db>.txt. BadDumpError on malformed data;
+    /// VersionMismatchError if the map holds another /css_meta/version.
+    static std::shared_ptr<CssAccess> createFromData(std::string const& data,
+                                                     std::string const& emptyChunkPath,
+                                                     bool readOnly = false);
+    static std::shared_ptr<CssAccess> createFromData(std::string const& data, bool readOnly = false) {
+        return createFromData(data, std::string(), readOnly);
+    }
+    /// As createFromData, reading the whole stream.
+    static std::shared_ptr<CssAccess> createFromStream(std::istream& stream,
+                                                       std::string const& emptyChunkPath,
+                                                       bool readOnly = false);
+    static std::shared_ptr<CssAccess> createFromStream(std::istream& stream, bool readOnly = false) {
+        return createFromStream(stream, std::string(), readOnly);
+    }
+    /// Qserv's configuration map: "technology" is "mem" (optional "data" or
+    /// "file" with a map as createFromData reads) or "mysql" (optional
+    /// "hostname", "port", "socket", "username", "password", "database"; the
+    /// database defaults to qservCssData). ConfigError for a missing or
+    /// unknown technology, a bad port, an unreadable file, or both data and file.
+    static std::shared_ptr<CssAccess> createFromConfig(std::map<std::string, std::string> const& config,
+                                                       std::string const& emptyChunkPath,
+                                                       bool readOnly = false);
+    static std::shared_ptr<CssAccess> createFromConfig(std::map<std::string, std::string> const& config,
+                                                       bool readOnly = false) {
+        return createFromConfig(config, std::string(), readOnly);
+    }
+    /// The store URL a Qserv configuration map names (what createFromConfig
+    /// opens for "mysql"; "mem://" for "mem"). ConfigError as createFromConfig.
+    static std::string urlFromConfig(std::map<std::string, std::string> const& config);
+
     /// Wrap an open store. Checks /css_meta/version: a different version throws
     /// VersionMismatchError; a missing one is written ("1") unless `readOnly`
     /// (or the store is read-only), in which case NoSuchKey says the store holds
@@ -143,6 +251,12 @@ public:
     explicit CssAccess(KvPtr kv, bool readOnly = false);
 
     KvPtr const& kv() const noexcept { return _kv; }
+    /// Qserv's name for kv().
+    KvPtr const& getKvI() const noexcept { return _kv; }
+    /// Where getEmptyChunks() reads empty_<db>.txt ("" when not set).
+    void setEmptyChunkPath(std::string const& path);
+    /// The empty chunks of every database, read from the empty-chunk path.
+    std::shared_ptr<EmptyChunks> getEmptyChunks() const { return _emptyChunks; }
     bool readOnly() const noexcept { return _readOnly; }
 
     /// Admin operations on a database (create, create-like, drop, table create
@@ -196,10 +310,16 @@ public:
     bool containsTable(std::string const& dbName, std::string const& tableName,
                        bool readyOnly = true) const;
     std::string getTableSchema(std::string const& dbName, std::string const& tableName) const;
+    /// Replace a table's schema (in its packed key). NoSuchTable.
+    void setTableSchema(std::string const& dbName, std::string const& tableName,
+                        std::string const& schema);
     MatchTableParams getMatchTableParams(std::string const& dbName, std::string const& tableName) const;
     PartTableParams getPartTableParams(std::string const& dbName, std::string const& tableName) const;
     ScanTableParams getScanTableParams(std::string const& dbName, std::string const& tableName) const;
     TableParams getTableParams(std::string const& dbName, std::string const& tableName) const;
+    /// Replace a table's shared-scan parameters (its sharedScan subtree). NoSuchTable.
+    void setScanTableParams(std::string const& dbName, std::string const& tableName,
+                            ScanTableParams const& scanParams);
     /// Create a regular (partParams not partitioned) or partitioned table in one
     /// transaction. NoSuchDb, TableExists.
     void createTable(std::string const& dbName, std::string const& tableName,
@@ -275,6 +395,7 @@ private:
     bool _readOnly;
     bool _locking = true;
     std::chrono::milliseconds _lockTimeout{60000};
+    std::shared_ptr<EmptyChunks> _emptyChunks = std::make_shared<EmptyChunks>(std::string());
 };
 
 }  // namespace qcss

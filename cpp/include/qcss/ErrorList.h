@@ -46,4 +46,6 @@
     X(StorageError, CssError, OSError, plain)                               \
     X(DiskFullError, StorageError, none, plain)                             \
     X(StoreFileGoneError, StorageError, none, plain)                        \
-    X(CorruptStoreError, StorageError, none, plain)
+    X(CorruptStoreError, StorageError, none, plain)                         \
+    X(KeyValueError, CssError, none, plain)                                 \
+    X(VersionMissingError, CssError, none, plain)

@@ -25,7 +25,10 @@
 //   +-- NoSuchDb, DbExists, NoSuchTable, TableExists,
 //       NoSuchNode, NodeExists, NodeInUse             (CssAccess, the facade)
 //   +-- ConfigError                   (also ValueError) a malformed URL, an unknown option
+//   +-- KeyValueError                 a stored value is not what it must be (Qserv's name)
+//   +-- VersionMissingError           no /css_meta/version, opened read-only (Qserv's name)
 //
+// typeName() gives the class name, as Qserv's errors do.
 // Every message names the key (or database, table, node) involved.
 
 #pragma once
@@ -42,6 +45,8 @@ namespace qcss {
 class CssError : public std::runtime_error {
 public:
     explicit CssError(const std::string& msg) : std::runtime_error(msg) {}
+    /// The class name ("NoSuchKey", ...), as Qserv's errors' typeName().
+    virtual std::string typeName() const { return "CssError"; }
 };
 
 // The classes of qcss/ErrorList.h (`plain` ones; `custom` ones below).
@@ -49,6 +54,7 @@ public:
     class Name : public Parent {                                         \
     public:                                                              \
         explicit Name(const std::string& msg) : Parent(msg) {}           \
+        std::string typeName() const override { return #Name; }          \
     };
 #define QCSS_DECLARE_custom(Name, Parent)
 #define QCSS_DECLARE_ERROR(Name, Parent, Py, Kind) QCSS_DECLARE_##Kind(Name, Parent)
@@ -64,6 +70,7 @@ class CompactedError : public CssError {
 public:
     CompactedError(const std::string& msg, std::int64_t oldestAvailable)
             : CssError(msg), _oldest(oldestAvailable) {}
+    std::string typeName() const override { return "CompactedError"; }
     /// The oldest revision whose changes are still in the log.
     std::int64_t oldestAvailable() const noexcept { return _oldest; }
 

@@ -20,6 +20,13 @@ constexpr std::size_t kDefaultMaxValueSize = 16u * 1024u * 1024u;
 /// Digits appended by create(..., unique=true).
 constexpr int kUniqueDigits = 10;
 
+/// qcss's own subtree (locks, lock tokens). Hidden from getChildren("/"),
+/// getChildrenValues("/") and dumpKV of "/" (Qserv's view of the store); still
+/// readable by its explicit path and included in snapshots (lossless dumps).
+constexpr char const* kInternalRoot = "/.qcss";
+/// Its name, the child of "/".
+constexpr char const* kInternalName = ".qcss";
+
 /// True if `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool isValidUtf8(std::string_view s) noexcept;
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "qcss/Errors.h"
+#include "qcss/Key.h"
 
 namespace qcss {
 
@@ -183,9 +184,19 @@ private:
 /// - Check with version 0 requires absence; with version > 0 the exact version
 ///   (a missing key fails the check). Failed checks throw VersionMismatchError
 ///   naming the key, expected and actual versions.
-/// - "/" always exists (version 0 until first set); it cannot be created or deleted.
+/// - The root "/" is implicit, as in Qserv: on an empty store exists("/") is
+///   false and get("/"), getStat("/"), getChildren("/") throw NoSuchKey. It
+///   exists once created or set, or while any key other than qcss's own /.qcss
+///   subtree exists. create("/") succeeds once (the root has version 0 until
+///   then) and throws KeyExistsError after create or set; it cannot be deleted.
+///   snapshot("/") always includes the root entry.
+/// - qcss's own subtree /.qcss (locks) is left out of getChildren("/"),
+///   getChildrenValues("/") and dumpKV() of "/"; it is read by its own path and
+///   is in snapshots (the lossless dump).
 class KvInterface : public std::enable_shared_from_this<KvInterface> {
 public:
+    /// Longest key accepted, in bytes (Qserv's name; Qserv's MySQL schema allowed 255).
+    static constexpr unsigned int MAX_KEY_LENGTH = static_cast<unsigned int>(kMaxKeyLength);
     KvInterface() = default;
     KvInterface(KvInterface const&) = delete;
     KvInterface& operator=(KvInterface const&) = delete;
@@ -228,7 +239,9 @@ public:
     virtual KeyStat getStat(std::string const& key) = 0;
     /// The values of those of `keys` that exist, read as one consistent snapshot.
     virtual std::map<std::string, std::string> getMany(std::vector<std::string> const& keys) = 0;
-    /// True if `key` exists ("/" always does).
+    /// True if `key` exists (for "/" see the root rules above). A key longer
+    /// than MAX_KEY_LENGTH is absent (false, as Qserv answers); any other
+    /// invalid key throws InvalidKeyError.
     virtual bool exists(std::string const& key) = 0;
     /// Names (last components) of the direct children of `key`, sorted by
     /// bytes; throws NoSuchKey if `key` is absent.
@@ -242,7 +255,7 @@ public:
     virtual std::int64_t revision() = 0;
 
     /// Qserv's dump format: a JSON object mapping every key strictly under
-    /// `key` ("" or "/" for all keys but the root) to its value as a string,
+    /// `key` ("" or "/" for all keys but the root and /.qcss) to its value as a string,
     /// sorted by key. Throws BadDumpError if a value is not valid UTF-8.
     std::string dumpKV(std::string const& key = std::string());
 

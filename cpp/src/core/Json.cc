@@ -68,7 +68,13 @@ public:
                 if (c == '"') {
                     out.emplace_back(std::move(key), string());
                 } else if (_lenient && (c == '{' || c == '[')) {
-                    skipNested();  // not a flat member: ignored
+                    // An empty object or array is kept as "" (as Qserv's
+                    // parser does); a non-empty one is not a flat member.
+                    std::size_t const start = _i;
+                    skipNested();
+                    std::string_view const body = _t.substr(start + 1, _i - start - 2);
+                    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+                        out.emplace_back(std::move(key), std::string());
                 } else if (_lenient) {
                     out.emplace_back(std::move(key), scalar());  // number, true, false, null
                 } else if (_t.substr(_i, 4) == "null") {

@@ -20,7 +20,8 @@ std::vector<std::pair<std::string, std::string>> parseFlatStringObject(std::stri
 
 /// As parseFlatStringObject, but lenient as Qserv's packed keys need: "" is an
 /// empty object, bare scalars (numbers, true, false, null) are kept as their
-/// text, nested objects and arrays are skipped.
+/// text, empty objects and arrays ({} or []) are kept as "" (as Qserv's parser
+/// does), non-empty ones are skipped.
 std::vector<std::pair<std::string, std::string>> parseFlatObjectLenient(std::string_view text,
                                                                         std::string const& source);
 

@@ -91,6 +91,8 @@ std::string KvInterface::dumpKV(std::string const& key) {
     bool first = true;
     for (auto const& e : snap.entries) {
         if (e.key == prefix) continue;  // strictly under `key`
+        // qcss's own subtree is not part of Qserv's view of "/".
+        if (prefix == "/" && isUnder(e.key, kInternalRoot)) continue;
         if (!isValidUtf8(e.value))
             throw BadDumpError("cannot dump key '" + printableKey(e.key) +
                                "' in Qserv's JSON format: its value is not valid UTF-8 "

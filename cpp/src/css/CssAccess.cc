@@ -66,9 +66,14 @@ void commitOrRetry(Transaction& txn, Lock* lk = nullptr) {
     }
 }
 
+// True if `name` can be one component of a key (a database, table or node name).
+bool validName(std::string const& name) {
+    return !(name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
+             name == kPacked || name.find('\0') != std::string::npos);
+}
+
 void checkName(std::string const& kind, std::string const& name) {
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
-        name == kPacked || name.find('\0') != std::string::npos) {
+    if (!validName(name)) {
         throw InvalidKeyError("invalid " + kind + " name '" + printableKey(name) +
                               "': it must be one non-empty key component without '/'");
     }
@@ -105,8 +110,8 @@ int toInt(std::string const& key, std::string const& text) {
     auto const* e = text.data() + text.size();
     auto r = std::from_chars(b, e, v);
     if (text.empty() || r.ec != std::errc() || r.ptr != e) {
-        throw ConfigError("key '" + printableKey(key) + "': '" + printableKey(text) +
-                          "' is not an integer");
+        throw KeyValueError("key '" + printableKey(key) + "': '" + printableKey(text) +
+                            "' is not an integer");
     }
     return v;
 }
@@ -117,8 +122,8 @@ double toDouble(std::string const& key, std::string const& text) {
     auto const* e = text.data() + text.size();
     auto r = std::from_chars(b, e, v);
     if (text.empty() || r.ec != std::errc() || r.ptr != e) {
-        throw ConfigError("key '" + printableKey(key) + "': '" + printableKey(text) +
-                          "' is not a number");
+        throw KeyValueError("key '" + printableKey(key) + "': '" + printableKey(text) +
+                            "' is not a number");
     }
     return v;
 }
@@ -147,7 +152,7 @@ std::map<std::string, std::string> CssAccess::unpackJson(std::string const& key,
             out[std::move(name)] = std::move(value);
         return out;
     } catch (BadDumpError const& e) {
-        throw ConfigError(std::string("bad packed JSON: ") + e.what());
+        throw KeyValueError(std::string("bad packed JSON: ") + e.what());
     }
 }
 
@@ -218,7 +223,7 @@ CssAccess::CssAccess(KvPtr kv, bool readOnly) : _kv(std::move(kv)), _readOnly(re
         version = _kv->get(VERSION_KEY);
     } catch (NoSuchKey const&) {
         if (_readOnly) {
-            throw NoSuchKey("store " + _kv->url() + " holds no CSS tree (" + VERSION_KEY +
+            throw VersionMissingError("store " + _kv->url() + " holds no CSS tree (" + VERSION_KEY +
                             " is missing) and was opened read-only, so it was not initialised; "
                             "open it read-write once to write CSS layout version " + kVersionStr);
         }
@@ -326,7 +331,8 @@ void CssAccess::setDbStatus(std::string const& dbName, std::string const& status
 }
 
 bool CssAccess::containsDb(std::string const& dbName) const {
-    if (dbName.empty()) return false;
+    // A name that cannot be a key component (from user SQL) is simply absent.
+    if (!validName(dbName) || kDbs.size() + 1 + dbName.size() > kMaxKeyLength) return false;
     return _kv->exists(dbKey(dbName));
 }
 
@@ -509,6 +515,15 @@ void CssAccess::setTableStatus(std::string const& dbName, std::string const& tab
 
 bool CssAccess::containsTable(std::string const& dbName, std::string const& tableName,
                               bool readyOnly) const {
+    // Names from user SQL that cannot be key components are absent, as in Qserv
+    // (whose callers catch only NoSuchDb/NoSuchTable, or read false).
+    if (!validName(dbName) || kDbs.size() + 1 + dbName.size() > kMaxKeyLength)
+        throw NoSuchDb("no such database: '" + printableKey(dbName) + "'");
+    if (!validName(tableName) ||
+        kDbs.size() + dbName.size() + tableName.size() + 9 > kMaxKeyLength) {
+        _assertDbExists(dbName);
+        return false;
+    }
     std::string const key = tableKey(dbName, tableName);
     auto m = _kv->getMany({dbKey(dbName), key});
     if (!m.count(dbKey(dbName))) throw NoSuchDb("no such database: '" + dbName + "'");
@@ -593,6 +608,68 @@ PartTableParams CssAccess::getPartTableParams(std::string const& dbName,
 ScanTableParams CssAccess::getScanTableParams(std::string const& dbName,
                                               std::string const& tableName) const {
     return getTableParams(dbName, tableName).sharedScan;
+}
+
+void CssAccess::setTableSchema(std::string const& dbName, std::string const& tableName,
+                               std::string const& schema) {
+    _assertWritable();
+    std::string const tKey = tableKey(dbName, tableName);
+    std::string const packedKey = tKey + "/" + kPacked;
+    retrying("setTableSchema " + dbName + "." + tableName, [&] {
+        KeyStat tStat;
+        try {
+            tStat = _kv->getStat(tKey);
+        } catch (NoSuchKey const&) {
+            throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
+        }
+        Transaction txn = _kv->transaction();
+        txn.check(tKey, tStat.version);
+        if (_kv->exists(tKey + "/schema")) {
+            // The older form: a child key, which wins over the packed member.
+            txn.set(tKey + "/schema", schema);
+        } else {
+            // Stat first, then value: a write in between fails the check.
+            std::int64_t version = 0;
+            std::map<std::string, std::string> packed;
+            try {
+                version = _kv->getStat(packedKey).version;
+                packed = unpackJson(packedKey, _kv->get(packedKey));
+            } catch (NoSuchKey const&) {
+                version = 0;
+            }
+            packed["schema"] = schema;
+            if (version == 0) {
+                txn.create(packedKey, packJson(packed));
+            } else {
+                txn.set(packedKey, packJson(packed), version);
+            }
+        }
+        commitOrRetry(txn);
+    });
+}
+
+void CssAccess::setScanTableParams(std::string const& dbName, std::string const& tableName,
+                                   ScanTableParams const& scanParams) {
+    _assertWritable();
+    std::string const tKey = tableKey(dbName, tableName);
+    std::string const scanKey = tKey + "/sharedScan";
+    retrying("setScanTableParams " + dbName + "." + tableName, [&] {
+        KeyStat tStat;
+        try {
+            tStat = _kv->getStat(tKey);
+        } catch (NoSuchKey const&) {
+            throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
+        }
+        Transaction txn = _kv->transaction();
+        txn.check(tKey, tStat.version);
+        // The whole subtree is replaced (child keys of the older form included).
+        if (_kv->exists(scanKey)) txn.deleteKey(scanKey);
+        txn.create(scanKey, "");
+        txn.create(scanKey + "/" + kPacked,
+                   packJson({{"lockInMem", scanParams.lockInMem ? "1" : "0"},
+                             {"scanRating", std::to_string(scanParams.scanRating)}}));
+        commitOrRetry(txn);
+    });
 }
 
 TableParams CssAccess::getTableParams(std::string const& dbName, std::string const& tableName) const {
@@ -694,12 +771,8 @@ void CssAccess::dropTable(std::string const& dbName, std::string const& tableNam
 // ---- nodes -----------------------------------------------------------------------
 
 std::vector<std::string> CssAccess::getNodeNames() const {
-    std::vector<std::string> names;
-    try {
-        names = _kv->getChildren(kNodes);
-    } catch (NoSuchKey const&) {
-        return {};
-    }
+    // Without /NODES: NoSuchKey, as Qserv raises.
+    std::vector<std::string> names = _kv->getChildren(kNodes);
     names.erase(std::remove(names.begin(), names.end(), kPacked), names.end());
     return names;
 }
@@ -925,7 +998,7 @@ std::map<int, std::vector<std::string>> CssAccess::getChunks(std::string const& 
     std::string const tKey = tableKey(dbName, tableName);
     Snapshot snap = _kv->snapshot(tKey);
     if (snap.entries.empty() || snap.entries.front().key != tKey) {
-        _assertDbExists(dbName);
+        // Qserv raises NoSuchTable for a missing database too.
         throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
     }
     std::map<int, std::vector<std::string>> res;

@@ -87,6 +87,16 @@ MemKv::Node const* MemKv::find(std::string const& key) const {
     return it == _index.end() ? nullptr : it->second;
 }
 
+MemKv::Node const* MemKv::findVisible(std::string const& key) const {
+    Node const* n = find(key);
+    if (n == nullptr || key != "/") return n;
+    // The root is implicit: it exists once created or set, or while it has a
+    // child other than qcss's own /.qcss.
+    if (n->version > 0) return n;
+    std::size_t const hidden = n->children.count(kInternalName);
+    return n->children.size() > hidden ? n : nullptr;
+}
+
 void MemKv::requireExists(std::string const& key) const {
     if (find(key) == nullptr) throw NoSuchKey("key " + quoted(key) + " does not exist");
 }
@@ -238,7 +248,13 @@ CommitResult MemKv::commit(std::vector<Op> const& ops) {
                 break;
             }
             case Op::Type::Create:
-                if (op.key == "/") throw KeyExistsError("key '/' already exists");
+                if (op.key == "/") {
+                    // The root can be created once (as in Qserv): until then it
+                    // has version 0; create gives it its value and version 1.
+                    if (find("/")->version > 0) throw KeyExistsError("key '/' already exists");
+                    writeKey(b, op.key, op.value, op.lease, false, 0, r.version);
+                    break;
+                }
                 writeKey(b, op.key, op.value, op.lease, true, -1, r.version);
                 break;
             case Op::Type::CreateUnique: {
@@ -291,7 +307,7 @@ CommitResult MemKv::commit(std::vector<Op> const& ops) {
 std::string MemKv::get(std::string const& key) {
     {
         std::shared_lock lock(_mu);
-        if (Node const* n = find(key)) return n->value;
+        if (Node const* n = findVisible(key)) return n->value;
     }
     validateKey(key);
     throw NoSuchKey("key " + quoted(key) + " does not exist");
@@ -300,7 +316,7 @@ std::string MemKv::get(std::string const& key) {
 std::string MemKv::get(std::string const& key, std::string const& defaultValue) {
     {
         std::shared_lock lock(_mu);
-        if (Node const* n = find(key)) return n->value;
+        if (Node const* n = findVisible(key)) return n->value;
     }
     validateKey(key);
     return defaultValue;
@@ -309,7 +325,7 @@ std::string MemKv::get(std::string const& key, std::string const& defaultValue) 
 KeyStat MemKv::getStat(std::string const& key) {
     validateKey(key);
     std::shared_lock lock(_mu);
-    Node const* n = find(key);
+    Node const* n = findVisible(key);
     if (n == nullptr) throw NoSuchKey("key " + quoted(key) + " does not exist");
     KeyStat s;
     s.version = n->version;
@@ -326,14 +342,14 @@ std::map<std::string, std::string> MemKv::getMany(std::vector<std::string> const
     std::map<std::string, std::string> out;
     std::shared_lock lock(_mu);
     for (auto const& k : keys)
-        if (Node const* n = find(k)) out.emplace(k, n->value);
+        if (Node const* n = findVisible(k)) out.emplace(k, n->value);
     return out;
 }
 
 bool MemKv::tryGet(std::string const& key, std::string& out) {
     {
         std::shared_lock lock(_mu);
-        if (Node const* n = find(key)) {
+        if (Node const* n = findVisible(key)) {
             out = n->value;
             return true;
         }
@@ -345,8 +361,9 @@ bool MemKv::tryGet(std::string const& key, std::string& out) {
 bool MemKv::exists(std::string const& key) {
     {
         std::shared_lock lock(_mu);
-        if (find(key) != nullptr) return true;
+        if (findVisible(key) != nullptr) return true;
     }
+    if (key.size() > kMaxKeyLength) return false;  // as Qserv: absent, not invalid
     validateKey(key);
     return false;
 }
@@ -354,19 +371,24 @@ bool MemKv::exists(std::string const& key) {
 std::vector<std::string> MemKv::getChildren(std::string const& key) {
     validateKey(key);
     std::shared_lock lock(_mu);
-    Node const* n = find(key);
+    Node const* n = findVisible(key);
     if (n == nullptr) throw NoSuchKey("key " + quoted(key) + " does not exist");
-    return {n->children.begin(), n->children.end()};
+    std::vector<std::string> out;
+    out.reserve(n->children.size());
+    for (auto const& name : n->children)
+        if (key != "/" || name != kInternalName) out.push_back(name);
+    return out;
 }
 
 std::map<std::string, std::string> MemKv::getChildrenValues(std::string const& key) {
     validateKey(key);
     std::shared_lock lock(_mu);
-    Node const* n = find(key);
+    Node const* n = findVisible(key);
     if (n == nullptr) throw NoSuchKey("key " + quoted(key) + " does not exist");
     std::map<std::string, std::string> out;
     std::string const pre = descendantPrefix(key);
-    for (auto const& name : n->children) out.emplace(name, _nodes.at(pre + name).value);
+    for (auto const& name : n->children)
+        if (key != "/" || name != kInternalName) out.emplace(name, _nodes.at(pre + name).value);
     return out;
 }
 

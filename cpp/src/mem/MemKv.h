@@ -35,6 +35,7 @@ public:
         std::shared_lock lock(_mu);
         auto it = _index.find(key);
         if (it == _index.end()) return false;
+        if (key == "/" && findVisible("/") == nullptr) return false;
         fn(static_cast<std::string const&>(it->second->value));
         return true;
     }
@@ -96,6 +97,8 @@ private:
 
     // Helpers; the caller holds the right lock.
     Node const* find(std::string const& key) const;
+    /// As find, but an implicit root that does not exist yet is absent (reads).
+    Node const* findVisible(std::string const& key) const;
     void requireExists(std::string const& key) const;
     void putNode(std::string const& key, Node node);        // insert or replace (keeps children)
     void eraseNode(std::string const& key);                  // a leaf

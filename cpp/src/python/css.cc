@@ -2,6 +2,8 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <set>
+
 #include <optional>
 
 #include "python/bind.h"
@@ -59,6 +61,9 @@ void bindCss(py::module_& m) {
             .def_readwrite("subStripes", &StripingParams::subStripes)
             .def_readwrite("partitioningId", &StripingParams::partitioningId)
             .def_readwrite("overlap", &StripingParams::overlap)
+            .def("isDefaultConstructed", &StripingParams::isDefaultConstructed)
+            .def("__eq__", [](StripingParams const& a, StripingParams const& b) { return a == b; })
+            .def("__ne__", [](StripingParams const& a, StripingParams const& b) { return a != b; })
             .def("__repr__", [](StripingParams const& p) {
                 return reprOf<StripingParams>(
                         "StripingParams", {{"stripes", std::to_string(p.stripes)},
@@ -88,6 +93,10 @@ void bindCss(py::module_& m) {
             .def_readwrite("subChunks", &PartTableParams::subChunks)
             .def("isPartitioned", &PartTableParams::isPartitioned)
             .def("isChunked", &PartTableParams::isChunked)
+            .def("isSubChunked", &PartTableParams::isSubChunked)
+            .def("chunkLevel", &PartTableParams::chunkLevel)
+            .def("partitionCols", &PartTableParams::partitionCols)
+            .def("secIndexColNames", &PartTableParams::secIndexColNames)
             .def("__repr__", [](PartTableParams const& p) {
                 return reprOf<PartTableParams>(
                         "PartTableParams",
@@ -174,6 +183,26 @@ void bindCss(py::module_& m) {
                        std::to_string(r.chunk) + ", node=" + r.nodeName + ")";
             });
 
+    py::class_<EmptyChunks, std::shared_ptr<EmptyChunks>>(m, "EmptyChunks", R"doc(
+The per-database sets of empty chunks, read once from <path>/empty_<db>.txt
+(or <path>/emptyChunks.txt), as Qserv's file-based EmptyChunks.)doc")
+            .def(py::init<std::string>(), py::arg("path"))
+            .def(py::init<std::map<std::string, std::set<int>> const&>(), py::arg("sets"))
+            .def("getEmpty", [](EmptyChunks& e, std::string const& db) {
+                std::shared_ptr<std::set<int> const> s;
+                {
+                    Release r;
+                    s = e.getEmpty(db);
+                }
+                return *s;
+            }, py::arg("db"))
+            .def("isEmpty", [](EmptyChunks& e, std::string const& db, int chunk) {
+                Release r;
+                return e.isEmpty(db, chunk);
+            }, py::arg("db"), py::arg("chunk"))
+            .def("clearCache", &EmptyChunks::clearCache, py::arg("db") = "")
+            .def_property_readonly("path", &EmptyChunks::path);
+
     using Opt = std::optional<std::string>;
     py::class_<CssAccess, CssPtr>(m, "CssAccess", R"doc(
 The CSS facade: Qserv's key layout (databases, tables, nodes, chunks) over a
@@ -189,8 +218,34 @@ Creates and drops are each one transaction; statuses support compare-and-set.)do
                 Release r;
                 return CssAccess::createFromUrl(url, readOnly);
             }, py::arg("url"), py::arg("readOnly") = false)
+            .def_static("createFromData", [](std::string const& data, std::string const& emptyChunkPath,
+                                             bool readOnly) {
+                Release r;
+                return CssAccess::createFromData(data, emptyChunkPath, readOnly);
+            }, py::arg("data"), py::arg("emptyChunkPath") = "", py::arg("readOnly") = false,
+               "A CssAccess over an in-memory store loaded from a Qserv map (JSON or TSV).")
+            .def_static("createFromStream", [](py::object stream, std::string const& emptyChunkPath,
+                                               bool readOnly) {
+                py::object text = stream.attr("read")();
+                std::string data = py::isinstance<py::bytes>(text) ? std::string(py::bytes(text))
+                                                                    : text.cast<std::string>();
+                Release r;
+                return CssAccess::createFromData(data, emptyChunkPath, readOnly);
+            }, py::arg("stream"), py::arg("emptyChunkPath") = "", py::arg("readOnly") = false,
+               "As createFromData, reading a file object (text or binary).")
+            .def_static("createFromConfig", [](std::map<std::string, std::string> const& config,
+                                               std::string const& emptyChunkPath, bool readOnly) {
+                Release r;
+                return CssAccess::createFromConfig(config, emptyChunkPath, readOnly);
+            }, py::arg("config"), py::arg("emptyChunkPath") = "", py::arg("readOnly") = false,
+               "Qserv's configuration map: technology=mem (data, file) or mysql (hostname, port, "
+               "socket, username, password, database).")
+            .def_static("urlFromConfig", &CssAccess::urlFromConfig, py::arg("config"))
             .def_static("cssVersion", &CssAccess::cssVersion)
             .def_property_readonly("kv", &CssAccess::kv)
+            .def("getKvI", &CssAccess::getKvI)
+            .def("setEmptyChunkPath", &CssAccess::setEmptyChunkPath, py::arg("path"))
+            .def("getEmptyChunks", &CssAccess::getEmptyChunks)
             .def("readOnly", &CssAccess::readOnly)
             .def("setLocking", [](CssAccess& c, bool enabled, std::int64_t timeoutMs) {
                 c.setLocking(enabled, std::chrono::milliseconds(timeoutMs));
@@ -230,6 +285,10 @@ Creates and drops are each one transaction; statuses support compare-and-set.)do
                  py::arg("tableName"), py::arg("readyOnly") = true)
             .def("getTableSchema", released(&CssAccess::getTableSchema), py::arg("dbName"),
                  py::arg("tableName"))
+            .def("setTableSchema", released(&CssAccess::setTableSchema), py::arg("dbName"),
+                 py::arg("tableName"), py::arg("schema"))
+            .def("setScanTableParams", released(&CssAccess::setScanTableParams), py::arg("dbName"),
+                 py::arg("tableName"), py::arg("scanParams"))
             .def("getMatchTableParams", released(&CssAccess::getMatchTableParams),
                  py::arg("dbName"), py::arg("tableName"))
             .def("getPartTableParams", released(&CssAccess::getPartTableParams),

@@ -303,6 +303,7 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
           "Why key is not a valid key, or '' if it is.");
     m.def("validateKey", [](Key const& key) { validateKey(key.bytes); }, py::arg("key"));
     m.attr("MAX_KEY_LENGTH") = kMaxKeyLength;
+    m.attr("KvInterface").attr("MAX_KEY_LENGTH") = kMaxKeyLength;  // Qserv's name
     m.attr("DEFAULT_MAX_VALUE_SIZE") = kDefaultMaxValueSize;
     m.attr("MAX_CLIENT_ID_BYTES") = kMaxClientIdBytes;
     m.attr("MAX_LEASE_PURPOSE_BYTES") = kMaxLeasePurposeBytes;

@@ -431,7 +431,19 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
     };
     auto doCreate = [&](Op const& op, std::string const& k) -> std::int64_t {
         Ent& e = entry(k);
-        if (e.exists || k == "/") throw KeyExistsError("key " + q(k) + " already exists");
+        if (k == "/") {
+            // The root can be created once (as in Qserv): until then it has
+            // version 0; create gives it its value and version 1.
+            if (e.version > 0) throw KeyExistsError("key '/' already exists");
+            checkLease(op, k);
+            e.version = 1;
+            e.modRev = rev;
+            e.lease = op.lease;
+            e.value = &op.value;
+            put(k, e);
+            return 1;
+        }
+        if (e.exists) throw KeyExistsError("key " + q(k) + " already exists");
         checkLease(op, k);
         makeParents(k);
         Ent& e2 = entry(k);  // (references into std::map stay valid; re-find for clarity)
@@ -474,13 +486,32 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
                 int const depth = keyDepth(lo);
                 auto u = b.unique.find(op.key);
                 if (u == b.unique.end()) {
-                    // The highest existing key, found by an index range read.
-                    Rows rows = c.query(
-                            "SELECT path FROM qcss_kv WHERE depth = ? AND path >= ? AND path <= ? "
-                            "AND LENGTH(path) = ? ORDER BY depth DESC, path DESC LIMIT 1",
-                            {Param::integer(depth), Param::blob(lo), Param::blob(hi),
-                             Param::integer(static_cast<std::int64_t>(lo.size()))});
-                    std::string top = rows.empty() ? std::string() : rows[0][0].s;
+                    // The highest existing key with a numeric suffix, found by
+                    // index range reads downwards (siblings of the same length
+                    // whose suffix is not all digits, e.g. "..01234567ab", sort
+                    // among them and are skipped).
+                    std::string top;
+                    std::string upper = hi;
+                    bool inclusive = true;
+                    for (;;) {
+                        Rows rows = c.query(
+                                std::string("SELECT path FROM qcss_kv WHERE depth = ? AND "
+                                            "path >= ? AND path ") +
+                                        (inclusive ? "<=" : "<") +
+                                        " ? AND LENGTH(path) = ? ORDER BY depth DESC, path DESC "
+                                        "LIMIT 64",
+                                {Param::integer(depth), Param::blob(lo), Param::blob(upper),
+                                 Param::integer(static_cast<std::int64_t>(lo.size()))});
+                        for (auto& row : rows) {
+                            if (uniqueSuffix(row[0].s, op.key) >= 0) {
+                                top = row[0].s;
+                                break;
+                            }
+                        }
+                        if (!top.empty() || rows.size() < 64) break;
+                        upper = rows.back()[0].s;
+                        inclusive = false;
+                    }
                     if (!top.empty()) loadRows(c, b, {top});
                     u = b.unique.emplace(op.key, std::make_pair(top, false)).first;
                 }
@@ -1040,12 +1071,28 @@ std::optional<CommitResult> SqlKv::commitCached(std::vector<Op> const& ops,
 
 // ---- reads --------------------------------------------------------------------
 
+namespace {
+
+// The root is implicit (see KvInterface.h): it exists once created or set
+// (version > 0), or while it has a child other than qcss's own /.qcss.
+bool rootVisible(Conn& c) {
+    return !c.query("SELECT 1 FROM qcss_kv WHERE (path = ? AND version > 0) OR "
+                    "(depth = 1 AND path <> ?) LIMIT 1",
+                    {Param::blob("/"), Param::blob(kInternalRoot)})
+                    .empty();
+}
+
+std::string const kNoRoot = "key '/' does not exist (the store is empty)";
+
+}  // namespace
+
 std::string SqlKv::get(std::string const& key) {
     validateKey(key);
     return run("get", [&](Conn& c) {
         std::string value;
         if (!c.queryValue("SELECT value FROM qcss_kv WHERE path = ?", {Param::blob(key)}, value))
             throw NoSuchKey("key " + q(key) + " does not exist");
+        if (key == "/" && !rootVisible(c)) throw NoSuchKey(kNoRoot);
         return value;
     });
 }
@@ -1061,6 +1108,7 @@ KeyStat SqlKv::getStat(std::string const& key) {
                 {Param::integer(keyDepth(key) + 1), Param::blob(lo), Param::blob(hi),
                  Param::blob(key)});
         if (rows.empty()) throw NoSuchKey("key " + q(key) + " does not exist");
+        if (key == "/" && !rootVisible(c)) throw NoSuchKey(kNoRoot);
         KeyStat s;
         s.version = rows[0][0].i;
         s.createRevision = rows[0][1].i;
@@ -1091,14 +1139,16 @@ std::map<std::string, std::string> SqlKv::getMany(std::vector<std::string> const
                                 ps);
             for (auto& r : rows) out.emplace(std::move(r[0].s), std::move(r[1].s));
         }
+        if (out.count("/") != 0 && !rootVisible(c)) out.erase("/");
         if (txn) c.endRead();
         return out;
     });
 }
 
 bool SqlKv::exists(std::string const& key) {
+    if (key.size() > kMaxKeyLength) return false;  // as Qserv: absent, not invalid
     validateKey(key);
-    if (key == "/") return true;
+    if (key == "/") return run("exists", [&](Conn& c) { return rootVisible(c); });
     return run("exists", [&](Conn& c) {
         return !c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty();
     });
@@ -1117,7 +1167,11 @@ std::vector<std::string> SqlKv::getChildren(std::string const& key) {
             throw NoSuchKey("key " + q(key) + " does not exist");
         std::vector<std::string> out;
         out.reserve(rows.size());
-        for (auto& r : rows) out.push_back(std::move(r[0].s.erase(0, lo.size())));
+        for (auto& r : rows) {
+            if (key == "/" && r[0].s == kInternalRoot) continue;  // hidden from Qserv's view
+            out.push_back(std::move(r[0].s.erase(0, lo.size())));
+        }
+        if (key == "/" && out.empty() && !rootVisible(c)) throw NoSuchKey(kNoRoot);
         return out;
     });
 }
@@ -1134,7 +1188,11 @@ std::map<std::string, std::string> SqlKv::getChildrenValues(std::string const& k
             c.query("SELECT 1 FROM qcss_kv WHERE path = ?", {Param::blob(key)}).empty())
             throw NoSuchKey("key " + q(key) + " does not exist");
         std::map<std::string, std::string> out;
-        for (auto& r : rows) out.emplace(r[0].s.substr(lo.size()), std::move(r[1].s));
+        for (auto& r : rows) {
+            if (key == "/" && r[0].s == kInternalRoot) continue;  // hidden from Qserv's view
+            out.emplace(r[0].s.substr(lo.size()), std::move(r[1].s));
+        }
+        if (key == "/" && out.empty() && !rootVisible(c)) throw NoSuchKey(kNoRoot);
         return out;
     });
 }

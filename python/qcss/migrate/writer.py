@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qcss import errors
 from qcss.migrate.plan import Plan
 
 ATOMIC_LIMIT = 200_000
@@ -94,7 +95,18 @@ def _as_bytes(v: Any) -> bytes:
 
 
 def _store_is_empty(kv: Any) -> bool:
-    return len(kv.getChildren("/")) == 0
+    # The root is implicit: an empty store has none (NoSuchKey).
+    try:
+        return len(kv.getChildren("/")) == 0
+    except errors.NoSuchKey:
+        return True
+
+
+def _root_value(kv: Any) -> bytes:
+    try:
+        return _as_bytes(kv.get("/"))
+    except errors.NoSuchKey:
+        return b""
 
 
 def existing(
@@ -116,8 +128,10 @@ def existing(
 
 
 def _root_version(kv: Any) -> int:
-    st = kv.getStat("/")
-    return int(st.version)
+    try:
+        return int(kv.getStat("/").version)
+    except errors.NoSuchKey:
+        return 0  # the implicit root of an empty store
 
 
 def write_plan(
@@ -145,7 +159,7 @@ def write_plan(
             skip = set(same)
     root_op: tuple[bytes, int] | None = None
     if plan.root_value:
-        current = _as_bytes(kv.get("/"))
+        current = _root_value(kv)
         if current != plan.root_value:
             if current and not overwrite:
                 raise ConflictError(["/"], 1)
@@ -216,6 +230,6 @@ def verify_plan(kv: Any, plan: Plan, progress: bool | None = None) -> VerifyRepo
             bar.update(len(chunk))
     if plan.root_value:
         rep.checked += 1
-        if _as_bytes(kv.get("/")) != plan.root_value:
+        if _root_value(kv) != plan.root_value:
             rep.different.append("/")
     return rep
