@@ -215,12 +215,9 @@ def test_default_value_limit_is_16_mib(kv: qcss.KvInterface) -> None:
 
 
 def test_empty_store(kv: qcss.KvInterface) -> None:
-    # The root is implicit (as in Qserv): an empty store has none.
+    # The root is implicit (as in Qserv): an empty store has none (get and
+    # getChildren: tests/qserv_compat, EmptyDBGet).
     assert not kv.exists("/")
-    with pytest.raises(qcss.NoSuchKey):
-        kv.getChildren("/")
-    with pytest.raises(qcss.NoSuchKey):
-        kv.get("/")
     with pytest.raises(qcss.NoSuchKey):
         kv.getStat("/")
     assert kv.getMany(["/"]) == {}

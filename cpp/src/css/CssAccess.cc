@@ -610,20 +610,32 @@ ScanTableParams CssAccess::getScanTableParams(std::string const& dbName,
     return getTableParams(dbName, tableName).sharedScan;
 }
 
+namespace {
+
+// A transaction requiring the table key to keep the version it has now (a
+// concurrent drop or status change makes the commit fail and retry); NoSuchTable.
+Transaction tableTransaction(KvInterface& kv, std::string const& dbName, std::string const& tableName,
+                             std::string const& tKey) {
+    KeyStat tStat;
+    try {
+        tStat = kv.getStat(tKey);
+    } catch (NoSuchKey const&) {
+        throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
+    }
+    Transaction txn = kv.transaction();
+    txn.check(tKey, tStat.version);
+    return txn;
+}
+
+}  // namespace
+
 void CssAccess::setTableSchema(std::string const& dbName, std::string const& tableName,
                                std::string const& schema) {
     _assertWritable();
     std::string const tKey = tableKey(dbName, tableName);
     std::string const packedKey = tKey + "/" + kPacked;
     retrying("setTableSchema " + dbName + "." + tableName, [&] {
-        KeyStat tStat;
-        try {
-            tStat = _kv->getStat(tKey);
-        } catch (NoSuchKey const&) {
-            throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
-        }
-        Transaction txn = _kv->transaction();
-        txn.check(tKey, tStat.version);
+        Transaction txn = tableTransaction(*_kv, dbName, tableName, tKey);
         if (_kv->exists(tKey + "/schema")) {
             // The older form: a child key, which wins over the packed member.
             txn.set(tKey + "/schema", schema);
@@ -654,14 +666,7 @@ void CssAccess::setScanTableParams(std::string const& dbName, std::string const&
     std::string const tKey = tableKey(dbName, tableName);
     std::string const scanKey = tKey + "/sharedScan";
     retrying("setScanTableParams " + dbName + "." + tableName, [&] {
-        KeyStat tStat;
-        try {
-            tStat = _kv->getStat(tKey);
-        } catch (NoSuchKey const&) {
-            throw NoSuchTable("no such table: '" + dbName + "." + tableName + "'");
-        }
-        Transaction txn = _kv->transaction();
-        txn.check(tKey, tStat.version);
+        Transaction txn = tableTransaction(*_kv, dbName, tableName, tKey);
         // The whole subtree is replaced (child keys of the older form included).
         if (_kv->exists(scanKey)) txn.deleteKey(scanKey);
         txn.create(scanKey, "");
