@@ -58,6 +58,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
 
+
 _SERVER: list[Server] = []  # the session's MySQL server, once found
 
 

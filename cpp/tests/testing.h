@@ -79,7 +79,7 @@ inline bool haveFixture(std::string const& dir, std::string const& rel) {
         std::cerr << "  missing fixture in CI: " << path << "\n";
         ++failures();
     } else {
-        std::cout << "[SKIP] fixture " << path << " is missing (../shared/fixtures)\n";
+        skipCase("fixture " + path + " is missing (../shared/fixtures)");
     }
     return false;
 }
