@@ -6,7 +6,9 @@ replayed over fuzz/corpus/ by tests/test_fuzz_corpus.py."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,7 @@ from qcss import _qcss
 
 _TMP = Path(tempfile.mkdtemp(prefix="qcss-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm")
                              else None))
+atexit.register(shutil.rmtree, _TMP, True)  # no qcss-fuzz-* left behind in /dev/shm
 
 
 def _text(data: bytes) -> str:

@@ -33,8 +33,11 @@ def test_every_target_has_seeds() -> None:
 
 @pytest.mark.parametrize(("target", "seed"), CASES, ids=[f"{t}/{f.name}" for t, f in CASES])
 def test_corpus_gives_only_typed_errors(target: str, seed: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QCSS_MIGRATE_MAX_INFLATED", str(16 << 20))
+    # Each case writes its inputs in its own directory: nothing shared with other
+    # cases or with a fuzz run going on beside the suite.
+    monkeypatch.setattr(targets, "_TMP", tmp_path)
     fn = targets.TARGETS[target]
     for data in variants(seed.read_bytes()):
         fn(data)  # anything but a qcss.CssError (caught inside) fails the test
