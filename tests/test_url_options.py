@@ -43,7 +43,8 @@ def test_every_option_the_code_reads_is_in_the_table() -> None:
     table = {o.name: o.backends for o in schema.url_options()}
     mysql_reads = r'(?:param|seconds\(url,) ?\(?"(\w+)"'
     read = {
-        "mysql": _names_read(ROOT / "cpp/src/mysql/MysqlKv.cc", mysql_reads)
+        "mysql": set().union(*(_names_read(f, mysql_reads)
+                               for f in sorted((ROOT / "cpp/src/mysql").glob("*.cc"))))
         | _names_read(ROOT / "python/qcss/schema.py", r'q(?:\.get\(|\[)"(\w+)"'),
         "sqlite": _names_read(ROOT / "cpp/src/sqlite/SqliteKv.cc", r'param\("(\w+)"'),
         "mem": _names_read(ROOT / "cpp/src/core/KvInterface.cc", r'param\("(\w+)"'),

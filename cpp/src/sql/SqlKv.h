@@ -112,7 +112,7 @@ private:
     [[noreturn]] void translate(DbError const& e, char const* what) const;
     /// The condition of every writing batch's revision bump: no lease expired.
     std::string leaseCond() const;
-    /// Writes in one round trip from the row cache (SqlKv.cc); nullopt: not
+    /// Writes in one round trip from the row cache (SqlRowCache.cc); nullopt: not
     /// possible (rows not remembered, or the store moved on).
     std::optional<CommitResult> commitCached(std::vector<Op> const& ops,
                                              std::vector<std::string> const& paths);
@@ -126,7 +126,7 @@ private:
 
     /// The general write path: the row cache, else lock + read, evaluate, write.
     CommitResult commitOne(std::vector<Op> const& ops, std::vector<std::string> const& paths);
-    /// Group commit (SqlKv.cc): small batches of concurrent threads, one transaction.
+    /// Group commit (SqlGroup.cc): small batches of concurrent threads, one transaction.
     struct GroupReq;
     static bool groupable(std::vector<Op> const& ops, std::vector<std::string> const& paths);
     /// No deletes, unique creates or leases: all rows it needs are named rows.
