@@ -167,6 +167,21 @@ def test_tables_packed_and_unpacked(qserv: qcss.CssAccess) -> None:
         qserv.getTableParams("dbC", "NoRefMatch")
 
 
+def test_part_table_params_defaults_and_chunked(qserv: qcss.CssAccess) -> None:
+    # One set of defaults, whichever way it is built (it was partitioned=False
+    # with no argument and True with any).
+    for p in (qcss.PartTableParams(), qcss.PartTableParams(dirDb="dbA")):
+        assert (p.partitioned, p.subChunks, p.overlap, p.dirTable) == (False, False, 0.0, "")
+        assert not p.isPartitioned() and not p.isChunked() and not p.isSubChunked()
+    # isChunked() is isPartitioned() as Qserv defines it, match tables included.
+    mp_ = qcss.MatchTableParams("Object", "objectId", "Source", "sourceId", "flag", 0.001)
+    qserv.createMatchTable("dbA", "ObjSrc", "(f INT)", mp_)
+    for table, chunked, sub in (("Object", True, True), ("Exposure", False, False),
+                                ("ObjSrc", True, False)):
+        p = qserv.getPartTableParams("dbA", table)
+        assert (p.isPartitioned(), p.isChunked(), p.isSubChunked()) == (chunked, chunked, sub)
+
+
 def test_create_tables_written_packed(qserv: qcss.CssAccess) -> None:
     kv = qserv.kv
     part = qcss.PartTableParams("dbA", "Object", "objectId", "decl", "ra", 0.0125, True, True)
@@ -250,7 +265,7 @@ def test_version_checks(url: str) -> None:
     with pytest.raises(qcss.ReadonlyCss):
         css_ro.createDb("x")
     kv.set("/css_meta/version", "1000000")
-    with pytest.raises(qcss.VersionMismatchError, match="1000000"):
+    with pytest.raises(qcss.LayoutVersionError, match="1000000"):
         qcss.CssAccess(kv)
     with pytest.raises(qcss.VersionMissingError):
         qcss.CssAccess(qcss.open("mem://", readOnly=True))

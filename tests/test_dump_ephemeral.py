@@ -43,7 +43,7 @@ def test_dump_skips_locks_and_leases_and_restores_the_rest(
 ) -> None:
     src = store.open()
     fill(src)
-    lease = src.leaseGrant(60_000, "worker db01")
+    lease = src.grantLeaseId(60.0, "worker db01")
     src.create("/NODES/db01/alive", "1", lease=lease)
     src.create("/NODES/db01/alive/since", "now")  # no lease, but dies with its parent
     src.create("/NODES/db01/alive-x", "kept")  # sorts between alive and alive/since
@@ -90,7 +90,7 @@ def test_include_ephemeral_dumps_them_and_restore_still_skips_locks(
 ) -> None:
     src = store.open()
     fill(src)
-    lease = src.leaseGrant(60_000)
+    lease = src.grantLeaseId(60.0)
     src.create("/NODES/db01/alive", "1", lease=lease)
     with src.lock("/DBS/LSST", ttl=60):
         full = everything(src)

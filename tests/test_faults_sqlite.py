@@ -58,7 +58,7 @@ def test_directory_removed_refuses_writes(tmp_path: Path) -> None:
     with pytest.raises(qcss.StoreFileGoneError):
         t.commit()
     with pytest.raises(qcss.StoreFileGoneError):
-        kv.leaseGrant(1000)
+        kv.grantLeaseId(1.0)
     assert isinstance(qcss.StoreFileGoneError("x"), qcss.StorageError)
 
 

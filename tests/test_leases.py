@@ -55,7 +55,7 @@ def test_lost_lease_runs_the_callback_once(kv: qcss.KvInterface) -> None:
 
     lease = kv.grantLease(0.3, onLost=on_lost)
     kv.create("/eph", lease=lease)
-    kv.leaseRevoke(lease.id)  # behind its back, as an operator would
+    kv.revokeLease(lease.id)  # behind its back, as an operator would
     assert got.wait(5.0)
     assert seen == [lease.id]
     assert lease.lost and not lease.keepAlive()
@@ -94,3 +94,17 @@ def test_killed_owner_key_disappears_after_ttl(shared_url: str) -> None:
         assert deletes[0].time <= expires + 3.0
     finally:
         w.kill()
+
+
+def test_one_lease_api_in_seconds(kv: qcss.KvInterface) -> None:
+    # grantLease/keepLeaseAlive/revokeLease; every TTL in seconds (float).
+    lease_id = kv.grantLeaseId(30.0, "raw")
+    [info] = [li for li in kv.leases() if li.id == lease_id]
+    assert info.ttlMs == 30_000
+    assert kv.keepLeaseAlive(lease_id)
+    kv.revokeLease(lease_id)
+    assert not kv.keepLeaseAlive(lease_id)
+    with pytest.raises(qcss.ConfigError):
+        kv.grantLeaseId(0)
+    for old in ("leaseGrant", "leaseKeepAlive", "leaseRevoke"):
+        assert not hasattr(kv, old)

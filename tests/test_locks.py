@@ -306,7 +306,7 @@ def test_lock_under_an_existing_lease(kv: qcss.KvInterface) -> None:
 
 def test_fenced_write_refused_once_the_lease_expired(kv: qcss.KvInterface) -> None:
     # The raw primitive: nobody renews this lease, nobody reaps it explicitly.
-    lease_id = kv.leaseGrant(300, "no keep-alive")
+    lease_id = kv.grantLeaseId(0.3, "no keep-alive")
     kv.create("/held", "entry", lease=lease_id)
     token = kv.getStat("/held").createRevision
     kv.transaction().checkCreateRevision("/held", token).set("/data", "1").commit()

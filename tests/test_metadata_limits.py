@@ -24,7 +24,7 @@ def test_client_id_at_the_limit_is_recorded(store: Store) -> None:
     kv.set("/a", b"1")
     kv.set("/a", b"2")
     assert [c.client for c in kv.changes(0)] == [client, client]
-    lease = kv.leaseGrant(10_000, "p")
+    lease = kv.grantLeaseId(10.0, "p")
     assert [(li.id, li.owner) for li in kv.leases()] == [(lease, client)]
 
 
@@ -42,9 +42,9 @@ def test_client_id_over_the_limit_is_refused_at_open(store: Store,
 def test_lease_purpose_limit(store: Store) -> None:
     kv = store.open()
     with pytest.raises(qcss.ValueTooLargeError, match="1025 bytes"):
-        kv.leaseGrant(10_000, "p" * 1025)
+        kv.grantLeaseId(10.0, "p" * 1025)
     assert kv.leases() == []
-    lease = kv.leaseGrant(10_000, "p" * 1024)
+    lease = kv.grantLeaseId(10.0, "p" * 1024)
     assert [li.purpose for li in kv.leases()] == ["p" * 1024]
     kv.create("/bound", b"x", lease=lease)  # later writes still work
     kv.set("/a", b"1")

@@ -46,7 +46,7 @@ def test_mirror_is_a_read_only_kvinterface(kv: qcss.KvInterface) -> None:
         for mutate in (lambda: m.set("/m/a", "2"), lambda: m.create("/m/n"),
                        lambda: m.deleteKey("/m/a"), lambda: m.compact(1),
                        lambda: m.transaction().set("/m/a", "3").commit(),
-                       lambda: m.leaseGrant(1000)):
+                       lambda: m.grantLeaseId(1.0)):
             with pytest.raises(qcss.ReadonlyCss):
                 mutate()
         assert kv.get("/m/a") == b"1"

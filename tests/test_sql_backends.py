@@ -525,7 +525,7 @@ def test_upgrade_from_schema_1_keeps_data_and_leases(
         assert kv.set("/a", "y") == 2
         assert kv.set("/a", "z", 2) == 3
         assert [(c.revision, c.version) for c in kv.changes(0)] == [(1, 1), (2, 2), (3, 3)]
-        kv.leaseRevoke(7)
+        kv.revokeLease(7)
         kv.reapExpiredLeases()
         assert kv.leases() == []
     finally:

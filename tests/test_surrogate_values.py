@@ -54,7 +54,7 @@ def test_keys(kv: qcss.KvInterface) -> None:
 
 
 def test_text_arguments(kv: qcss.KvInterface) -> None:
-    check(kv, lambda: kv.leaseGrant(10_000, BAD), qcss.ConfigError)
+    check(kv, lambda: kv.grantLeaseId(10.0, BAD), qcss.ConfigError)
     check(kv, lambda: kv.grantLease(10.0, BAD), qcss.ConfigError)
     check(kv, lambda: kv.lock("/k", timeout=1, purpose=BAD), qcss.ConfigError)
     check(kv, lambda: kv.lock("/k", timeout=1, owner=BAD), qcss.ConfigError)

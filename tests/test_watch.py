@@ -19,6 +19,7 @@ import mysql_server as mysqld
 import pytest
 from click.testing import CliRunner
 from feed_backends import MariaDB
+from lock_support import eventually
 from watch_procs import change_record, snapshot_record
 
 import qcss
@@ -159,6 +160,28 @@ def test_watch_bad_arguments(any_kv: qcss.KvInterface) -> None:
         any_kv.watch("/", 42)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         any_kv.watch("/", lambda c, r: None, interval=-1)
+
+
+def test_watch_rejects_wrong_arity_at_watch_time(kv: qcss.KvInterface) -> None:
+    # Refused by watch() itself, not later on the poller thread (where it was
+    # only logged and the batch counted as delivered).
+    with pytest.raises(TypeError, match=r"callback must accept \(changes, revision\)"):
+        kv.watch("/", lambda changes: None)  # type: ignore[arg-type,misc]
+    with pytest.raises(TypeError, match="onError must accept"):
+        kv.watch("/", lambda c, r: None, onError=lambda e: None)  # type: ignore[arg-type,misc]
+    with pytest.raises(TypeError, match="onResync must accept"):
+        kv.watch("/", lambda c, r: None, onResync=lambda: None)  # type: ignore[arg-type,misc]
+    # Defaults, *args and bound methods are fine.
+    seen: list[int] = []
+
+    class Sink:
+        def take(self, changes: list[qcss.Change], revision: int, extra: int = 0) -> None:
+            seen.append(revision)
+
+    with kv.watch("/", lambda *a: None), kv.watch("/", Sink().take, sinceRevision=0):
+        kv.create("/a", b"1")
+        rev = kv.revision()
+        eventually(lambda: rev in seen, 10, "the bound method receives the batch")
 
 
 def test_compaction_and_resync(any_kv: qcss.KvInterface) -> None:

@@ -348,7 +348,7 @@ TEST_CASE("Qserv: chunks, per table and per node; node in use") {
 TEST_CASE("version: mismatch, read-only empty store, read-only refuses writes") {
     auto kv = open("mem://");
     kv->set("/css_meta/version", "1000000");
-    CHECK_THROWS(CssAccess{kv}, VersionMismatchError);
+    CHECK_THROWS(CssAccess{kv}, LayoutVersionError);
 
     auto empty = open("mem://", true);
     CHECK_THROWS(CssAccess(empty), VersionMissingError);

@@ -82,8 +82,8 @@ TEST_CASE("lease: keys bound to it vanish on revoke, one Delete each in the feed
         auto kv = open(url);
         auto lease = grantLease(kv, 2000ms);
         CHECK(lease->id() > 0);
-        kv->create("/live/w1", "up", false, lease->id());
-        kv->create("/live/w1/port", "5012", false, lease->id());
+        kv->create("/live/w1", "up", CreateMode::Exact, lease->id());
+        kv->create("/live/w1/port", "5012", CreateMode::Exact, lease->id());
         CHECK_EQ(kv->getStat("/live/w1").lease, lease->id());
         std::int64_t const before = kv->revision();
         lease->revoke();
@@ -91,14 +91,14 @@ TEST_CASE("lease: keys bound to it vanish on revoke, one Delete each in the feed
         auto ch = kv->changes(before, "/live");
         CHECK_EQ(ch.size(), std::size_t(2));
         for (auto const& c : ch) CHECK(c.kind == ChangeKind::Delete);
-        CHECK_THROWS(kv->create("/live/w2", "", false, lease->id()), LeaseExpired);
+        CHECK_THROWS(kv->create("/live/w2", "", CreateMode::Exact, lease->id()), LeaseExpired);
     }
 }
 
 TEST_CASE("lease: kept alive past its TTL by the thread") {
     auto kv = open("mem://");
     auto lease = grantLease(kv, 400ms);
-    kv->create("/eph", "", false, lease->id());
+    kv->create("/eph", "", CreateMode::Exact, lease->id());
     auto const until = Clock::now() + 1000ms;
     while (Clock::now() < until) {
         CHECK(kv->exists("/eph"));
@@ -113,7 +113,7 @@ TEST_CASE("lease: lost when revoked behind its back; callback runs once") {
     LeaseOptions o;
     o.onLost = [&](std::int64_t) { ++calls; };
     auto lease = grantLease(kv, 90ms, o);
-    kv->leaseRevoke(lease->id());
+    kv->revokeLease(lease->id());
     CHECK(eventually([&] { return lease->lost(); }, 1000ms));
     CHECK_EQ(calls.load(), 1);
     CHECK(!lease->keepAlive());

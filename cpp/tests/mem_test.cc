@@ -1,4 +1,6 @@
 // qcss: mem_test.cc -- the in-memory backend through the public API.
+#include <type_traits>
+#include <utility>
 #include <thread>
 
 #include "qcss/Key.h"
@@ -7,6 +9,21 @@
 #include "testing.h"
 
 using namespace qcss;
+
+// No bare bools in the public API (issue 13.7): a mode is a CreateMode. The one
+// exception is Qserv's own create(key, value, bool unique), for drop-in code.
+template <typename T, typename Mode, typename = void>
+struct CreatesWithLease : std::false_type {};
+template <typename T, typename Mode>
+struct CreatesWithLease<T, Mode,
+                        std::void_t<decltype(std::declval<T&>().create(std::string(), std::string(),
+                                                                       std::declval<Mode>(),
+                                                                       std::int64_t(0)))>>
+        : std::true_type {};
+static_assert(CreatesWithLease<KvInterface, CreateMode>::value);
+static_assert(!CreatesWithLease<KvInterface, bool>::value);
+static_assert(CreatesWithLease<Transaction, CreateMode>::value);
+static_assert(!CreatesWithLease<Transaction, bool>::value);
 
 TEST_CASE("empty store: implicit root absent, revision 0") {
     auto kv = open("mem://");
@@ -53,10 +70,10 @@ TEST_CASE("compare-and-set and compare-and-delete") {
 
 TEST_CASE("unique keys continue the highest suffix") {
     auto kv = open("mem://");
-    CHECK_EQ(kv->create("/u/x_", "", true), std::string("/u/x_0000000001"));
+    CHECK_EQ(kv->create("/u/x_", "", CreateMode::Unique), std::string("/u/x_0000000001"));
     kv->create("/u/x_0000001234");
-    CHECK_EQ(kv->create("/u/x_", "", true), std::string("/u/x_0000001235"));
-    CHECK_EQ(kv->create("/u/", "", true), std::string("/u/0000000001"));
+    CHECK_EQ(kv->create("/u/x_", "", CreateMode::Unique), std::string("/u/x_0000001235"));
+    CHECK_EQ(kv->create("/u/", "", CreateMode::Unique), std::string("/u/0000000001"));
 }
 
 TEST_CASE("failed transaction leaves nothing behind") {

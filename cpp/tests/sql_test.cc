@@ -219,21 +219,21 @@ TEST_CASE("recursive delete: whole subtree, neighbours kept, Delete per key") {
 
 TEST_CASE("unique keys: highest suffix + 1, under a prefix") {
     onEach([](KvPtr kv, std::string const&) {
-        CHECK_EQ(kv->create("/u/item_", "a", true), std::string("/u/item_0000000001"));
-        CHECK_EQ(kv->create("/u/item_", "b", true), std::string("/u/item_0000000002"));
+        CHECK_EQ(kv->create("/u/item_", "a", CreateMode::Unique), std::string("/u/item_0000000001"));
+        CHECK_EQ(kv->create("/u/item_", "b", CreateMode::Unique), std::string("/u/item_0000000002"));
         kv->create("/u/item_0000001234", "c");
         kv->create("/u/item_0000001234/child", "c");
         kv->create("/u/item_0000009999x", "not a unique key");
-        CHECK_EQ(kv->create("/u/item_", "d", true), std::string("/u/item_0000001235"));
-        CHECK_EQ(kv->create("/u/", "e", true), std::string("/u/0000000001"));
+        CHECK_EQ(kv->create("/u/item_", "d", CreateMode::Unique), std::string("/u/item_0000001235"));
+        CHECK_EQ(kv->create("/u/", "e", CreateMode::Unique), std::string("/u/0000000001"));
         // Within one batch, and after deleting the highest in the same batch.
         auto res = kv->transaction()
-                           .create("/u/item_", "x", true)
-                           .create("/u/item_", "y", true)
+                           .create("/u/item_", "x", CreateMode::Unique)
+                           .create("/u/item_", "y", CreateMode::Unique)
                            .deleteKey("/u/item_0000001237")
                            .deleteKey("/u/item_0000001236")
                            .deleteKey("/u/item_0000001235")
-                           .create("/u/item_", "z", true)
+                           .create("/u/item_", "z", CreateMode::Unique)
                            .commitWithResults();
         CHECK_EQ(res.results.at(0).key, std::string("/u/item_0000001236"));
         CHECK_EQ(res.results.at(1).key, std::string("/u/item_0000001237"));
@@ -328,9 +328,9 @@ TEST_CASE("change feed: prefix, limit never splits a revision, compaction") {
 
 TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
     onEach([](KvPtr kv, std::string const&) {
-        std::int64_t const l = kv->leaseGrant(60000, "test");
+        std::int64_t const l = kv->grantLease(std::chrono::milliseconds(60000), "test");
         CHECK(l > 0);
-        kv->create("/w/node1", "alive", false, l);
+        kv->create("/w/node1", "alive", CreateMode::Exact, l);
         kv->create("/w/node1/sub", "x");
         kv->set("/w/node2", "alive", -1, l);
         CHECK_EQ(kv->getStat("/w/node1").lease, l);
@@ -343,10 +343,10 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
             CHECK_EQ(ls[0].purpose, std::string("test"));
             CHECK(ls[0].expiresAt > ls[0].grantedAt);
         }
-        CHECK(kv->leaseKeepAlive(l));
-        CHECK_THROWS(kv->create("/w/x", "", false, 999999), LeaseExpired);
+        CHECK(kv->keepLeaseAlive(l));
+        CHECK_THROWS(kv->create("/w/x", "", CreateMode::Exact, 999999), LeaseExpired);
         std::int64_t const r = kv->revision();
-        kv->leaseRevoke(l);
+        kv->revokeLease(l);
         CHECK_EQ(kv->revision(), r + 1);
         CHECK(!kv->exists("/w/node1"));
         CHECK(!kv->exists("/w/node1/sub"));
@@ -355,18 +355,18 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
         auto ch = kv->changes(r);
         CHECK_EQ(ch.size(), 3u);
         for (auto const& c : ch) CHECK(c.kind == ChangeKind::Delete);
-        CHECK(!kv->leaseKeepAlive(l));
+        CHECK(!kv->keepLeaseAlive(l));
         CHECK(kv->leases().empty());
-        kv->leaseRevoke(l);  // no-op
+        kv->revokeLease(l);  // no-op
         CHECK_EQ(kv->revision(), r + 1);
         // Expiry by the server clock, reaped in one revision.
-        std::int64_t const s1 = kv->leaseGrant(150);
-        std::int64_t const s2 = kv->leaseGrant(150);
-        kv->create("/e/1", "", false, s1);
-        kv->create("/e/2", "", false, s2);
+        std::int64_t const s1 = kv->grantLease(std::chrono::milliseconds(150));
+        std::int64_t const s2 = kv->grantLease(std::chrono::milliseconds(150));
+        kv->create("/e/1", "", CreateMode::Exact, s1);
+        kv->create("/e/2", "", CreateMode::Exact, s2);
         CHECK_EQ(kv->reapExpiredLeases(), 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
-        CHECK(!kv->leaseKeepAlive(s1));
+        CHECK(!kv->keepLeaseAlive(s1));
         std::int64_t const r2 = kv->revision();
         CHECK_EQ(kv->reapExpiredLeases(), 2);
         CHECK_EQ(kv->revision(), r2 + 1);
@@ -380,8 +380,8 @@ TEST_CASE("leases: bind, keep, revoke deletes in one revision, expiry") {
 TEST_CASE("leases: an expired lease's keys go before the next write, in their own revision") {
     onEach([](KvPtr kv, std::string const&) {
         kv->set("/other", "0");
-        std::int64_t const l = kv->leaseGrant(150);
-        kv->create("/live/node", "up", false, l);
+        std::int64_t const l = kv->grantLease(std::chrono::milliseconds(150));
+        kv->create("/live/node", "up", CreateMode::Exact, l);
         std::this_thread::sleep_for(std::chrono::milliseconds(400));  // let the TTL pass
         CHECK(kv->exists("/live/node"));  // nothing reaped yet: no write happened
         std::int64_t const r = kv->revision();
@@ -405,8 +405,8 @@ TEST_CASE("leases: an expired lease's keys go before the next write, in their ow
 TEST_CASE("leases: a batch that fails after the reap does not undo it") {
     onEach([](KvPtr kv, std::string const&) {
         kv->set("/other", "0");
-        std::int64_t const l = kv->leaseGrant(150);
-        kv->create("/live/node", "up", false, l);
+        std::int64_t const l = kv->grantLease(std::chrono::milliseconds(150));
+        kv->create("/live/node", "up", CreateMode::Exact, l);
         kv->create("/live/node/child", "c");  // in the lease's subtree
         // Wait for the store to see the lease expired (its clock decides).
         auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -488,7 +488,7 @@ TEST_CASE("read-only store refuses writes and changes nothing") {
         CHECK_EQ(ro->get("/ro"), std::string("1"));
         CHECK_THROWS(ro->set("/ro", "2"), ReadonlyCss);
         CHECK_THROWS(ro->deleteKey("/ro"), ReadonlyCss);
-        CHECK_THROWS(ro->leaseGrant(1000), ReadonlyCss);
+        CHECK_THROWS(ro->grantLease(std::chrono::milliseconds(1000)), ReadonlyCss);
         CHECK_THROWS(ro->compact(1), ReadonlyCss);
         CHECK_EQ(ro->transaction().check("/ro", 1).commit(), 1);
         CHECK_EQ(kv->get("/ro"), std::string("1"));
@@ -792,8 +792,8 @@ TEST_CASE("row cache: a repeated write is one round trip, and never hides anothe
         CHECK(!a->exists("/s/k2"));
         CHECK_EQ(b->get("/s/k"), std::string("7"));
         // A lease expiring makes the next write reap first, cache or not.
-        std::int64_t const l = b->leaseGrant(100);
-        b->create("/eph", "up", false, l);
+        std::int64_t const l = b->grantLease(std::chrono::milliseconds(100));
+        b->create("/eph", "up", CreateMode::Exact, l);
         CHECK_EQ(a->set("/s/k", "8"), 2);
         while (!b->leases().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         CHECK_EQ(a->set("/s/k", "9"), 3);

@@ -150,9 +150,9 @@ public:
     }
     std::int64_t compact(std::int64_t r) override { return _kv->compact(r); }
     std::int64_t compactedRevision() override { return _kv->compactedRevision(); }
-    std::int64_t leaseGrant(std::int64_t t, std::string const& p) override { return _kv->leaseGrant(t, p); }
-    bool leaseKeepAlive(std::int64_t id) override { return _kv->leaseKeepAlive(id); }
-    void leaseRevoke(std::int64_t id) override { _kv->leaseRevoke(id); }
+    std::int64_t grantLease(std::chrono::milliseconds t, std::string const& p) override { return _kv->grantLease(t, p); }
+    bool keepLeaseAlive(std::int64_t id) override { return _kv->keepLeaseAlive(id); }
+    void revokeLease(std::int64_t id) override { _kv->revokeLease(id); }
     std::int64_t reapExpiredLeases() override { return _kv->reapExpiredLeases(); }
     std::vector<LeaseInfo> leases() override { return _kv->leases(); }
     bool readOnly() const noexcept override { return false; }
@@ -176,7 +176,7 @@ void writer(KvPtr kv, int id, int ops) {
                 kv->set(k, "v" + std::to_string(i));
                 break;
             case 1:
-                kv->create(base + "/u/n_", "c" + std::to_string(i), true);
+                kv->create(base + "/u/n_", "c" + std::to_string(i), CreateMode::Unique);
                 break;
             case 2: {
                 Transaction t = kv->transaction();
@@ -462,14 +462,14 @@ TEST_CASE("compactRetaining: by count and by age") {
     double const t12 = log.at(12 - 6).time;
     double const t13 = log.at(13 - 6).time;
     if (t13 > t12) {  // clock resolution permitting
-        p = compactRetaining(*kv, -1, 0.0, true, t13);
+        p = compactRetaining(*kv, -1, 0.0, CompactMode::DryRun, t13);
         CHECK_EQ(p.upToRevision, 12);
         CHECK_EQ(p.removed, 7);  // dry run: what compact() would remove (revisions 6..12)
         CHECK_EQ(kv->compactedRevision(), 5);  // and nothing removed
     }
     p = compactRetaining(*kv, -1, 1e9);  // nothing is that old
     CHECK_EQ(p.upToRevision, 5);
-    p = compactRetaining(*kv, 0, 0.0, false, log.back().time + 1);
+    p = compactRetaining(*kv, 0, 0.0, CompactMode::Apply, log.back().time + 1);
     CHECK_EQ(p.upToRevision, 20);
     CHECK_EQ(kv->compactedRevision(), 20);
 }

@@ -39,7 +39,7 @@ EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
     (errors.DbExists, 4, "the key (or database, table, node) already exists"),
     (errors.TableExists, 4, "the key (or database, table, node) already exists"),
     (errors.NodeExists, 4, "the key (or database, table, node) already exists"),
-    (errors.VersionMismatchError, 5, "a version check (compare-and-set) failed"),
+    (errors.VersionMismatchError, 5, "a version check failed (compare-and-set, or the CSS layout version)"),
     (errors.ReadonlyCss, 6, "the store is read-only"),
     (errors.InvalidKeyError, 7, "invalid key"),
     (errors.ValueTooLargeError, 8, "value too large"),

@@ -22,6 +22,7 @@ __all__ = [
     "InvalidKeyError",
     "KeyExistsError",
     "KeyValueError",
+    "LayoutVersionError",
     "LeaseExpired",
     "LockTimeout",
     "NoSuchDb",
@@ -61,8 +62,14 @@ class KeyExistsError(CssError):
 
 
 class VersionMismatchError(CssError):
-    """A compare-and-set, compare-and-delete or transaction check failed (or, for
-    CssAccess, the CSS layout version does not match)."""
+    """A compare-and-set, compare-and-delete or transaction check failed."""
+
+
+class LayoutVersionError(VersionMismatchError):
+    """CssAccess: the store's CSS layout version (/css_meta/version) is not the
+    one this library reads. A VersionMismatchError only so that Qserv code
+    catching css::VersionMismatchError (Qserv's name for exactly this) still works;
+    a failed compare-and-set is never a LayoutVersionError."""
 
 
 class ReadonlyCss(CssError):

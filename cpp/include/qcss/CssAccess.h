@@ -77,10 +77,13 @@ struct StripingParams {
 
 /// Partitioning of a table (its `partitioning` subkeys).
 struct PartTableParams {
+    /// Not partitioned: empty names, overlap 0 (the only defaults there are).
     PartTableParams() = default;
+    /// Every field given, as in Qserv (no defaults here: PartTableParams("db", "T")
+    /// must not silently mean partitioned while PartTableParams() means not).
     PartTableParams(std::string dirDb_, std::string dirTable_, std::string dirColName_,
-                    std::string latColName_, std::string lonColName_, double overlap_ = 0,
-                    bool partitioned_ = true, bool subChunks_ = false)
+                    std::string latColName_, std::string lonColName_, double overlap_,
+                    bool partitioned_, bool subChunks_)
             : dirDb(std::move(dirDb_)), dirTable(std::move(dirTable_)),
               dirColName(std::move(dirColName_)), latColName(std::move(latColName_)),
               lonColName(std::move(lonColName_)), overlap(overlap_), partitioned(partitioned_),
@@ -93,9 +96,13 @@ struct PartTableParams {
     double overlap = 0;
     bool partitioned = false;  ///< the `partitioning` key exists
     bool subChunks = false;
+    /// The table has a `partitioning` key (director, child or match table).
     bool isPartitioned() const noexcept { return partitioned; }
-    /// A partitioned table is chunked; a match table is partitioned without lat/lon.
+    /// As Qserv defines it (css/PartTableParams.h: "chunked === partitioned"):
+    /// the same as isPartitioned(), match tables included; not the same as
+    /// having lat/lon columns. isSubChunked() is the separate `subChunks` flag.
     bool isChunked() const noexcept { return partitioned; }
+    /// The table is sub-chunked (`partitioning/subChunks` is 1).
     bool isSubChunked() const noexcept { return subChunks; }
     /// 2 if sub-chunked, 1 if chunked, else 0.
     int chunkLevel() const noexcept { return subChunks ? 2 : (partitioned ? 1 : 0); }

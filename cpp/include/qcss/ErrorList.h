@@ -24,6 +24,7 @@
     X(NoSuchKey, CssError, KeyError, plain)                                 \
     X(KeyExistsError, CssError, none, plain)                                \
     X(VersionMismatchError, CssError, none, plain)                          \
+    X(LayoutVersionError, VersionMismatchError, none, plain)                          \
     X(ReadonlyCss, CssError, none, plain)                                   \
     X(InvalidKeyError, CssError, ValueError, plain)                         \
     X(ValueTooLargeError, CssError, ValueError, plain)                      \

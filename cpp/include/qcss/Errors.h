@@ -10,7 +10,9 @@
 //   CssError                          (Python: Exception)
 //   +-- NoSuchKey                     (also KeyError)
 //   +-- KeyExistsError
-//   +-- VersionMismatchError
+//   +-- VersionMismatchError          a compare-and-set / transaction check failed
+//   |   +-- LayoutVersionError        the CSS layout version differs (Qserv's
+//   |                                 VersionMismatchError, hence the parent)
 //   +-- ReadonlyCss
 //   +-- InvalidKeyError               (also ValueError)
 //   +-- ValueTooLargeError            (also ValueError)

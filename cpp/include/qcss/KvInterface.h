@@ -22,6 +22,7 @@
 
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -119,6 +120,12 @@ struct LeaseInfo {
 class KvInterface;
 class Lock;
 
+/// How create() names its key (instead of a bare `bool unique`).
+enum class CreateMode {
+    Exact,   ///< the key as given; KeyExistsError if it exists
+    Unique,  ///< the key + a 10-digit sequence number (Qserv's unique create)
+};
+
 /// Builds an atomic multi-key transaction: all operations apply, or none does.
 /// Obtain it from KvInterface::transaction(). It keeps its store alive (when the
 /// store is owned by a shared_ptr, as every store qcss::open() returns is), so it
@@ -140,7 +147,7 @@ public:
     /// requires the acquisition with this token to be still held (its token key).
     Transaction& checkLock(std::int64_t token);
     Transaction& create(std::string const& key, std::string const& value = std::string(),
-                        bool unique = false, std::int64_t lease = 0);
+                        CreateMode mode = CreateMode::Exact, std::int64_t lease = 0);
     Transaction& set(std::string const& key, std::string const& value,
                      std::int64_t version = -1, std::int64_t lease = 0);
     Transaction& deleteKey(std::string const& key, std::int64_t version = -1);
@@ -206,11 +213,17 @@ public:
 
     /// Create `key` with `value`, creating missing parents with empty values.
     /// Returns the key created. Throws KeyExistsError if it exists. With
-    /// `unique`, appends a 10-digit zero-padded number to `key` (no separator):
+    /// CreateMode::Unique, appends a 10-digit zero-padded number to `key` (no separator):
     /// one more than the highest numeric suffix already used under that prefix.
     /// `lease` != 0 binds the key to a lease (see grantLease).
     virtual std::string create(std::string const& key, std::string const& value = std::string(),
-                               bool unique = false, std::int64_t lease = 0);
+                               CreateMode mode = CreateMode::Exact, std::int64_t lease = 0);
+    /// Qserv's signature (css/KvInterface.h `create(key, value, bool unique)`),
+    /// kept only so that Qserv code compiles unchanged against QservCompat.h;
+    /// qcss code passes a CreateMode. Same as create(key, value, Unique or Exact).
+    std::string create(std::string const& key, std::string const& value, bool unique) {
+        return create(key, value, unique ? CreateMode::Unique : CreateMode::Exact);
+    }
 
     /// Create or overwrite `key` (creating parents); returns its new version.
     /// With `version` >= 0 it is compare-and-set: throws VersionMismatchError
@@ -275,12 +288,15 @@ public:
 
     // ---- leases (see Lease.h for the keep-alive object) ----------------------
 
-    /// Create a lease that expires `ttlMs` after its last keep-alive (server clock).
-    virtual std::int64_t leaseGrant(std::int64_t ttlMs, std::string const& purpose = "") = 0;
+    /// Create a lease that expires `ttl` after its last keep-alive (server clock)
+    /// and return its id. The store primitive: nothing keeps it alive (the free
+    /// function qcss::grantLease(kv, ttl, opts) in Lease.h does). ConfigError if
+    /// `ttl` <= 0 or `purpose` is too long.
+    virtual std::int64_t grantLease(std::chrono::milliseconds ttl, std::string const& purpose = "") = 0;
     /// Extend a lease by its TTL; false if it has already expired or was revoked.
-    virtual bool leaseKeepAlive(std::int64_t leaseId) = 0;
+    virtual bool keepLeaseAlive(std::int64_t leaseId) = 0;
     /// Revoke a lease, deleting its keys in one transaction (no-op if gone).
-    virtual void leaseRevoke(std::int64_t leaseId) = 0;
+    virtual void revokeLease(std::int64_t leaseId) = 0;
     /// Delete every expired lease and its keys; returns the number of leases reaped.
     virtual std::int64_t reapExpiredLeases() = 0;
     /// The live leases.

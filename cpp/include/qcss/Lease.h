@@ -1,6 +1,6 @@
 // qcss: Lease.h -- a lease kept alive by a background thread while its owner lives.
 //
-// A lease is a store-side object with a TTL (KvInterface::leaseGrant). Keys
+// A lease is a store-side object with a TTL (KvInterface::grantLease). Keys
 // created or set with the lease's id are deleted, in one revision and with one
 // Delete per key in the change feed, when the lease is revoked or expires. The
 // expiry is decided by the store's clock (the database server's for SQL, this
@@ -66,7 +66,7 @@ public:
     /// lost) if the store no longer has it. Errors (ConnError...) propagate.
     bool keepAlive();
     /// Stop the keep-alive thread and revoke the lease, deleting its keys.
-    /// Idempotent. Throws what leaseRevoke throws (the lease is then left to expire).
+    /// Idempotent. Throws what revokeLease throws (the lease is then left to expire).
     void revoke();
 
     /// Steady-clock time by which the store has certainly not yet expired the

@@ -131,11 +131,17 @@ struct LockInfo {
 /// Every lock entry on `prefix` or keys under it, by key then token.
 std::vector<LockInfo> locks(KvInterface& kv, std::string const& prefix = "/");
 
+/// Which entries breakLock() removes.
+enum class BreakScope {
+    Holders,            ///< the holders' entries and token keys
+    HoldersAndWaiters,  ///< every entry, waiting requests too
+};
+
 /// Forcibly release the lock on `key`: delete the holders' entries and token
-/// keys (all entries, waiters too, with `includeWaiters`) in one transaction,
+/// keys (all entries, waiters too, with BreakScope::HoldersAndWaiters) in one transaction,
 /// which the change feed shows as Deletes by this client. The holders' leases
 /// (and any other keys bound to them) are left alone. Returns the entries removed.
 std::vector<LockInfo> breakLock(KvInterface& kv, std::string const& key,
-                                bool includeWaiters = false);
+                                BreakScope scope = BreakScope::Holders);
 
 }  // namespace qcss

@@ -46,6 +46,12 @@ struct MirrorOptions {
     std::function<void(std::int64_t revision)> onResync;
 };
 
+/// When Mirror::waitFor() makes the poller look at the source.
+enum class MirrorWake {
+    PollNow,   ///< at once
+    NextTick,  ///< at its next interval
+};
+
 class Mirror : public KvInterface {
 public:
     /// Prefer qcss::mirror(). Loads the snapshot here (throws what the source throws).
@@ -53,9 +59,10 @@ public:
     ~Mirror() override;
 
     /// Block until revision() >= `revision` or the timeout passes; true if reached.
-    /// With `wake` (default) the poller looks at once instead of at its next
-    /// tick: a process waiting for its own write need not wait for the interval.
-    bool waitFor(std::int64_t revision, std::chrono::milliseconds timeout, bool wake = true);
+    /// With MirrorWake::PollNow (default) the poller looks at once instead of at
+    /// its next tick: a process waiting for its own write need not wait for the interval.
+    bool waitFor(std::int64_t revision, std::chrono::milliseconds timeout,
+                 MirrorWake wake = MirrorWake::PollNow);
     /// Stop following the source (reads keep working on the last state).
     void stop();
     KvPtr const& source() const noexcept { return _source; }
@@ -87,9 +94,9 @@ public:
                                 std::size_t limit = 0) override;
     std::int64_t compact(std::int64_t upToRevision) override;
     std::int64_t compactedRevision() override;
-    std::int64_t leaseGrant(std::int64_t ttlMs, std::string const& purpose = "") override;
-    bool leaseKeepAlive(std::int64_t leaseId) override;
-    void leaseRevoke(std::int64_t leaseId) override;
+    std::int64_t grantLease(std::chrono::milliseconds ttl, std::string const& purpose = "") override;
+    bool keepLeaseAlive(std::int64_t leaseId) override;
+    void revokeLease(std::int64_t leaseId) override;
     std::int64_t reapExpiredLeases() override;
     std::vector<LeaseInfo> leases() override;
     bool readOnly() const noexcept override { return true; }

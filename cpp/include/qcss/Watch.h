@@ -121,8 +121,11 @@ std::unique_ptr<Watcher> watch(KvPtr kv, std::string const& prefix, WatchCallbac
 
 struct CompactPlan {
     std::int64_t upToRevision = 0;  ///< changes with revision <= this are dropped
-    std::int64_t removed = 0;       ///< entries removed (dryRun: entries compact would remove)
+    std::int64_t removed = 0;       ///< entries removed (DryRun: entries compact would remove)
 };
+
+/// Whether compactRetaining() compacts or only says what it would remove.
+enum class CompactMode { Apply, DryRun };
 
 /// Compact the log keeping the last `keepRevisions` revisions (-1: no limit by
 /// count) and the changes younger than `maxAgeSeconds` (< 0: no limit by age),
@@ -131,6 +134,6 @@ struct CompactPlan {
 /// The age cut is found by binary search over the log's commit times
 /// (O(log n) reads of one change). `now` < 0: this machine's clock.
 CompactPlan compactRetaining(KvInterface& kv, std::int64_t keepRevisions, double maxAgeSeconds,
-                             bool dryRun = false, double now = -1);
+                             CompactMode mode = CompactMode::Apply, double now = -1);
 
 }  // namespace qcss

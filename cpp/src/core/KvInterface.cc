@@ -32,9 +32,9 @@ Transaction& Transaction::checkCreateRevision(std::string const& key,
     return add(Op{Op::Type::CheckCreateRevision, key, {}, createRevision, 0});
 }
 
-Transaction& Transaction::create(std::string const& key, std::string const& value, bool unique,
+Transaction& Transaction::create(std::string const& key, std::string const& value, CreateMode mode,
                                  std::int64_t lease) {
-    return add(Op{unique ? Op::Type::CreateUnique : Op::Type::Create, key, value, -1, lease});
+    return add(Op{mode == CreateMode::Unique ? Op::Type::CreateUnique : Op::Type::Create, key, value, -1, lease});
 }
 
 Transaction& Transaction::set(std::string const& key, std::string const& value,
@@ -58,9 +58,9 @@ CommitResult Transaction::commitWithResults() {
 
 // ---- KvInterface defaults ---------------------------------------------------
 
-std::string KvInterface::create(std::string const& key, std::string const& value, bool unique,
+std::string KvInterface::create(std::string const& key, std::string const& value, CreateMode mode,
                                 std::int64_t lease) {
-    CommitResult r = commit({Op{unique ? Op::Type::CreateUnique : Op::Type::Create, key, value,
+    CommitResult r = commit({Op{mode == CreateMode::Unique ? Op::Type::CreateUnique : Op::Type::Create, key, value,
                                 -1, lease}});
     return r.results.at(0).key;
 }

@@ -235,7 +235,7 @@ CssAccess::CssAccess(KvPtr kv, bool readOnly) : _kv(std::move(kv)), _readOnly(re
         }
     }
     if (version != kVersionStr) {
-        throw VersionMismatchError("CSS layout version mismatch in " + _kv->url() + ": " +
+        throw LayoutVersionError("CSS layout version mismatch in " + _kv->url() + ": " +
                                    VERSION_KEY + " is '" + printableKey(version) +
                                    "', this library reads version " + kVersionStr);
     }

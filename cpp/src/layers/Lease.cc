@@ -27,7 +27,7 @@ Lease::Lease(KvPtr kv, std::chrono::milliseconds ttl, LeaseOptions opts)
     if (_ttl.count() <= 0)
         throw ConfigError("lease TTL must be positive, got " + std::to_string(_ttl.count()) + " ms");
     auto const sent = Clock::now();
-    _id = _kv->leaseGrant(_ttl.count(), _opts.purpose);
+    _id = _kv->grantLease(_ttl, _opts.purpose);
     _st->safeUntil = sent + _ttl;
     _st->thread = std::thread([this] { run(); });
 }
@@ -93,7 +93,7 @@ bool Lease::keepAlive() {
         if (_st->lost || _st->revoked) return false;
     }
     auto const sent = Clock::now();
-    if (!_kv->leaseKeepAlive(_id)) {
+    if (!_kv->keepLeaseAlive(_id)) {
         markLost();
         return false;
     }
@@ -144,7 +144,7 @@ void Lease::revoke() {
     _st->cv.notify_all();
     if (_st->thread.joinable() && _st->thread.get_id() != std::this_thread::get_id())
         _st->thread.join();
-    _kv->leaseRevoke(_id);
+    _kv->revokeLease(_id);
 }
 
 LeasePtr grantLease(KvPtr kv, std::chrono::milliseconds ttl, LeaseOptions opts) {

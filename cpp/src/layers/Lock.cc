@@ -322,7 +322,7 @@ LockPtr lock(KvPtr kv, std::string const& key, LockOptions opts) {
 
     try {
         Transaction t = kv->transaction();
-        t.create(dir + (opts.shared ? "/s-" : "/x-"), encodeMeta(m, opts.shared), true, lease->id());
+        t.create(dir + (opts.shared ? "/s-" : "/x-"), encodeMeta(m, opts.shared), CreateMode::Unique, lease->id());
         CommitResult const r = t.commitWithResults();
         entry = r.results.at(0).key;
         token = r.revision;
@@ -354,7 +354,7 @@ LockPtr lock(KvPtr kv, std::string const& key, LockOptions opts) {
                     kv->transaction()
                             .checkCreateRevision(entry, token)
                             .set(entry, encodeMeta(m, opts.shared))
-                            .create(tokenKey(token), entry, false, lease->id())
+                            .create(tokenKey(token), entry, CreateMode::Exact, lease->id())
                             .commit();
                 } catch (VersionMismatchError const&) {
                     throw LeaseExpired("lock request " + entry + " on '" + printableKey(key) +
@@ -420,7 +420,7 @@ std::vector<LockInfo> locks(KvInterface& kv, std::string const& prefix) {
     return out;
 }
 
-std::vector<LockInfo> breakLock(KvInterface& kv, std::string const& key, bool includeWaiters) {
+std::vector<LockInfo> breakLock(KvInterface& kv, std::string const& key, BreakScope scope) {
     std::string const dir = lockDir(key);
     for (int attempt = 0;; ++attempt) {
         Snapshot const snap = kv.snapshot(dir);
@@ -428,7 +428,7 @@ std::vector<LockInfo> breakLock(KvInterface& kv, std::string const& key, bool in
         std::vector<LockInfo> doomed;
         Transaction t = kv.transaction();
         for (auto const& li : all) {
-            if (li.key != key || (!li.held && !includeWaiters)) continue;
+            if (li.key != key || (!li.held && scope != BreakScope::HoldersAndWaiters)) continue;
             // The entry's version too: a grant committed since the snapshot (it sets the
             // entry and creates the token key) must make this transaction retry, or the
             // token key would outlive the broken lock and its holder never see the break.

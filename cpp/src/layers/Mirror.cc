@@ -77,10 +77,10 @@ void Mirror::applied(std::int64_t revision) {
     _cv.notify_all();
 }
 
-bool Mirror::waitFor(std::int64_t revision, std::chrono::milliseconds timeout, bool wake) {
+bool Mirror::waitFor(std::int64_t revision, std::chrono::milliseconds timeout, MirrorWake wake) {
     std::unique_lock lock(_mu);
     if (_applied >= revision) return true;
-    if (wake && _watcher) _watcher->wake();
+    if (wake == MirrorWake::PollNow && _watcher) _watcher->wake();
     return _cv.wait_for(lock, timeout, [&] { return _applied >= revision; });
 }
 
@@ -116,9 +116,9 @@ std::vector<Change> Mirror::changes(std::int64_t sinceRevision, std::string cons
 }
 std::int64_t Mirror::compact(std::int64_t) { readonly("compact the change log"); }
 std::int64_t Mirror::compactedRevision() { return _source->compactedRevision(); }
-std::int64_t Mirror::leaseGrant(std::int64_t, std::string const&) { readonly("grant a lease"); }
-bool Mirror::leaseKeepAlive(std::int64_t) { readonly("keep a lease alive"); }
-void Mirror::leaseRevoke(std::int64_t) { readonly("revoke a lease"); }
+std::int64_t Mirror::grantLease(std::chrono::milliseconds, std::string const&) { readonly("grant a lease"); }
+bool Mirror::keepLeaseAlive(std::int64_t) { readonly("keep a lease alive"); }
+void Mirror::revokeLease(std::int64_t) { readonly("revoke a lease"); }
 std::int64_t Mirror::reapExpiredLeases() { readonly("reap expired leases"); }
 std::vector<LeaseInfo> Mirror::leases() { return _source->leases(); }
 std::string Mirror::url() const { return "mirror:" + _source->url() + "#" + _prefix; }

@@ -179,7 +179,8 @@ std::unique_ptr<Watcher> watch(KvPtr kv, std::string const& prefix, WatchCallbac
 // ---- compaction -------------------------------------------------------------
 
 CompactPlan compactRetaining(KvInterface& kv, std::int64_t keepRevisions, double maxAgeSeconds,
-                             bool dryRun, double now) {
+                             CompactMode mode, double now) {
+    bool const dryRun = mode == CompactMode::DryRun;
     if (keepRevisions < 0 && maxAgeSeconds < 0)
         throw ConfigError("compact: give a number of revisions to keep, a maximum age, or both");
     std::int64_t const head = kv.revision();

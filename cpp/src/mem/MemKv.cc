@@ -460,7 +460,8 @@ std::int64_t MemKv::compactedRevision() {
     return _compacted;
 }
 
-std::int64_t MemKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
+std::int64_t MemKv::grantLease(std::chrono::milliseconds ttl, std::string const& purpose) {
+    std::int64_t const ttlMs = ttl.count();
     checkWritable("grant a lease");
     if (ttlMs <= 0) throw ConfigError("lease TTL must be positive, got " + std::to_string(ttlMs) + " ms");
     checkLeasePurpose(purpose);
@@ -477,7 +478,7 @@ std::int64_t MemKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
     return id;
 }
 
-bool MemKv::leaseKeepAlive(std::int64_t leaseId) {
+bool MemKv::keepLeaseAlive(std::int64_t leaseId) {
     checkWritable("keep a lease alive");
     std::unique_lock lock(_mu);
     auto it = _leases.find(leaseId);
@@ -506,7 +507,7 @@ void MemKv::reapLocked(std::vector<std::int64_t> const& ids) {
     }
 }
 
-void MemKv::leaseRevoke(std::int64_t leaseId) {
+void MemKv::revokeLease(std::int64_t leaseId) {
     checkWritable("revoke a lease");
     std::unique_lock lock(_mu);
     reapLocked({leaseId});

@@ -50,9 +50,9 @@ public:
                                 std::size_t limit) override;
     std::int64_t compact(std::int64_t upToRevision) override;
     std::int64_t compactedRevision() override;
-    std::int64_t leaseGrant(std::int64_t ttlMs, std::string const& purpose) override;
-    bool leaseKeepAlive(std::int64_t leaseId) override;
-    void leaseRevoke(std::int64_t leaseId) override;
+    std::int64_t grantLease(std::chrono::milliseconds ttl, std::string const& purpose) override;
+    bool keepLeaseAlive(std::int64_t leaseId) override;
+    void revokeLease(std::int64_t leaseId) override;
     std::int64_t reapExpiredLeases() override;
     std::vector<LeaseInfo> leases() override;
     std::string backend() const override { return _backendName; }

@@ -72,8 +72,9 @@ void bindCss(py::module_& m) {
                                            {"overlap", CssAccess::formatDouble(p.overlap)}});
             });
 
-    py::class_<PartTableParams>(m, "PartTableParams", "Partitioning of a table.")
-            .def(py::init<>())
+    py::class_<PartTableParams>(m, "PartTableParams",
+                                "Partitioning of a table. Every field defaults as in C++ "
+                                "(PartTableParams{}): empty names, overlap 0, not partitioned.")
             .def(py::init([](std::string dirDb, std::string dirTable, std::string dirColName,
                              std::string latColName, std::string lonColName, double overlap,
                              bool partitioned, bool subChunks) {
@@ -82,7 +83,7 @@ void bindCss(py::module_& m) {
                  }),
                  py::arg("dirDb") = "", py::arg("dirTable") = "", py::arg("dirColName") = "",
                  py::arg("latColName") = "", py::arg("lonColName") = "", py::arg("overlap") = 0.0,
-                 py::arg("partitioned") = true, py::arg("subChunks") = false)
+                 py::arg("partitioned") = false, py::arg("subChunks") = false)
             .def_readwrite("dirDb", &PartTableParams::dirDb)
             .def_readwrite("dirTable", &PartTableParams::dirTable)
             .def_readwrite("dirColName", &PartTableParams::dirColName)
@@ -92,7 +93,8 @@ void bindCss(py::module_& m) {
             .def_readwrite("partitioned", &PartTableParams::partitioned)
             .def_readwrite("subChunks", &PartTableParams::subChunks)
             .def("isPartitioned", &PartTableParams::isPartitioned)
-            .def("isChunked", &PartTableParams::isChunked)
+            .def("isChunked", &PartTableParams::isChunked,
+                 "The same as isPartitioned(), as Qserv defines it (match tables included).")
             .def("isSubChunked", &PartTableParams::isSubChunked)
             .def("chunkLevel", &PartTableParams::chunkLevel)
             .def("partitionCols", &PartTableParams::partitionCols)

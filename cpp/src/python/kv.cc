@@ -103,7 +103,7 @@ void bindKv(py::module_& m) {
                 return t;
             }, py::arg("key"), py::arg("createRevision"), py::return_value_policy::reference_internal)
             .def("create", [](Transaction& t, Key const& key, py::handle value, bool unique, py::handle lease) -> Transaction& {
-                t.create(key, toBytes(value), unique, toLeaseId(lease));
+                t.create(key, toBytes(value), unique ? CreateMode::Unique : CreateMode::Exact, toLeaseId(lease));
                 return t;
             }, py::arg("key"), py::arg("value") = py::bytes(""), py::arg("unique") = false,
                py::arg("lease") = py::none(), py::return_value_policy::reference_internal)
@@ -153,7 +153,7 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 std::string v = toBytes(value);
                 std::int64_t const l = toLeaseId(lease);
                 Release r;
-                return kv.create(key, v, unique, l);
+                return kv.create(key, v, unique ? CreateMode::Unique : CreateMode::Exact, l);
             }, py::arg("key"), py::arg("value") = py::bytes(""), py::arg("unique") = false,
                py::arg("lease") = py::none(),
                "Create key (and missing parents); returns the key created. Raises KeyExistsError.")
@@ -242,18 +242,6 @@ Open one with qcss.open(url). Safe to share between threads.)doc")
                 Release r;
                 return kv.compactedRevision();
             })
-            .def("leaseGrant", [](KvInterface& kv, std::int64_t ttlMs, std::string const& purpose) {
-                Release r;
-                return kv.leaseGrant(ttlMs, purpose);
-            }, py::arg("ttlMs"), py::arg("purpose") = "")
-            .def("leaseKeepAlive", [](KvInterface& kv, std::int64_t id) {
-                Release r;
-                return kv.leaseKeepAlive(id);
-            }, py::arg("leaseId"))
-            .def("leaseRevoke", [](KvInterface& kv, std::int64_t id) {
-                Release r;
-                kv.leaseRevoke(id);
-            }, py::arg("leaseId"))
             .def("reapExpiredLeases", [](KvInterface& kv) {
                 Release r;
                 return kv.reapExpiredLeases();

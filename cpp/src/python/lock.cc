@@ -197,6 +197,21 @@ or when freed. token is its fencing token (only grows).)doc")
             py::arg("reap") = true,
             "Grant a lease of ttl seconds, kept alive in the background; onLost(id) runs "
             "(on the keep-alive thread) if it is lost.")
+            .def("grantLeaseId", [](KvInterface& kv, double ttl, std::string const& purpose) {
+                auto const ms = toMs(ttl, "ttl");
+                Release r;
+                return kv.grantLease(ms, purpose);
+            }, py::arg("ttl"), py::arg("purpose") = "",
+            "The store primitive (C++ KvInterface::grantLease): grant a lease of ttl seconds that "
+            "nothing keeps alive; returns its id.")
+            .def("keepLeaseAlive", [](KvInterface& kv, std::int64_t id) {
+                Release r;
+                return kv.keepLeaseAlive(id);
+            }, py::arg("leaseId"), "Extend a lease by its TTL; False if it already expired or was revoked.")
+            .def("revokeLease", [](KvInterface& kv, std::int64_t id) {
+                Release r;
+                kv.revokeLease(id);
+            }, py::arg("leaseId"), "Revoke a lease, deleting its keys (no-op if gone).")
             .def("lock", [](KvPtr const& kv, Key const& key, bool shared, std::optional<double> timeout,
                             double ttl, std::string const& purpose, py::handle lease, std::string const& owner) {
                 LockOptions o;
@@ -224,7 +239,7 @@ or when freed. token is its fencing token (only grows).)doc")
             }, py::arg("prefix") = "/", "Every lock entry (held or waiting) on prefix or under it.")
             .def("breakLock", [](KvInterface& kv, Key const& key, bool includeWaiters) {
                 Release r;
-                return breakLock(kv, key, includeWaiters);
+                return breakLock(kv, key, includeWaiters ? BreakScope::HoldersAndWaiters : BreakScope::Holders);
             }, py::arg("key"), py::arg("includeWaiters") = false,
             "Forcibly release the lock on key (delete the holders' entries); returns them.");
 

@@ -33,6 +33,29 @@ std::chrono::milliseconds toMs(double seconds, char const* what) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
 }
 
+// TypeError now, in the caller's thread, unless f (if given) can be called with
+// `n` positional arguments; callables without an introspectable signature pass.
+void checkArity(py::object const& f, std::size_t n, char const* what, char const* params) {
+    if (f.is_none()) return;
+    if (!PyCallable_Check(f.ptr())) throw py::type_error(std::string("watch: ") + what + " must be callable");
+    py::object sig;
+    try {
+        sig = py::module_::import("inspect").attr("signature")(f);
+    } catch (py::error_already_set& e) {
+        if (e.matches(PyExc_ValueError) || e.matches(PyExc_TypeError)) return;
+        throw;
+    }
+    py::tuple args(n);
+    for (std::size_t i = 0; i < n; ++i) args[i] = py::none();
+    try {
+        sig.attr("bind")(*args);
+    } catch (py::error_already_set& e) {
+        if (!e.matches(PyExc_TypeError)) throw;
+        throw py::type_error(std::string("watch: ") + what + " must accept " + params + ", got " +
+                             py::str(f).cast<std::string>() + py::str(sig).cast<std::string>());
+    }
+}
+
 bool pythonAlive() {
 #if PY_VERSION_HEX >= 0x030D0000
     return Py_IsInitialized() != 0 && Py_IsFinalizing() == 0;
@@ -72,7 +95,10 @@ public:
     PyWatcher(KvPtr kv, std::string const& prefix, py::object callback,
               std::optional<std::int64_t> since, double interval, py::object onError,
               py::object onResync, std::size_t batchLimit, double maxBackoff) {
-        if (!PyCallable_Check(callback.ptr())) throw py::type_error("watch: callback must be callable");
+        if (callback.is_none()) throw py::type_error("watch: callback must be callable");
+        checkArity(callback, 2, "callback", "(changes, revision)");
+        checkArity(onError, 2, "onError", "(error, revision)");
+        checkArity(onResync, 1, "onResync", "(snapshot)");
         auto cbs = std::make_shared<PyCallbacks>(
                 PyCallbacks{std::move(callback), std::move(onError), std::move(onResync)});
         _cbs = cbs;
@@ -247,7 +273,8 @@ onError).)doc");
         {
             Release r;
             p = compactRetaining(self, keepRevisions ? *keepRevisions : -1,
-                                 maxAgeSeconds ? *maxAgeSeconds : -1.0, dryRun);
+                                 maxAgeSeconds ? *maxAgeSeconds : -1.0,
+                                 dryRun ? CompactMode::DryRun : CompactMode::Apply);
         }
         return compactResult(p.upToRevision, p.removed);
     }, py::arg("keepRevisions") = py::none(), py::arg("maxAgeSeconds") = py::none(),
@@ -290,7 +317,7 @@ source revision the copy is at; waitFor(rev) blocks until it got there.)doc")
                 auto const t = timeout ? toMs(*timeout, "timeout")
                                        : std::chrono::milliseconds(std::chrono::hours(24 * 365));
                 Release r;
-                return mr.waitFor(rev, t, wake);
+                return mr.waitFor(rev, t, wake ? MirrorWake::PollNow : MirrorWake::NextTick);
             }, py::arg("revision"), py::arg("timeout") = py::none(), py::arg("wake") = true,
                "Block until the mirror applied revision (True), or timeout seconds passed "
                "(False). wake: poll the source now rather than at the next tick.")

@@ -6,11 +6,12 @@ namespace qcss::detail::sql {
 
 // ---- leases -------------------------------------------------------------------
 
-std::int64_t SqlKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
+std::int64_t SqlKv::grantLease(std::chrono::milliseconds ttl, std::string const& purpose) {
+    std::int64_t const ttlMs = ttl.count();
     checkWritable("grant a lease");
     if (ttlMs <= 0) throw ConfigError("lease TTL must be positive, got " + std::to_string(ttlMs));
     checkLeasePurpose(purpose);
-    return run("leaseGrant", [&](Conn& c) {
+    return run("grantLease", [&](Conn& c) {
         // Under the writers' lock, so that a reap recomputing the deadline
         // cannot miss this lease: lower the deadline, then add the lease.
         c.beginWriteNoBump();
@@ -27,9 +28,9 @@ std::int64_t SqlKv::leaseGrant(std::int64_t ttlMs, std::string const& purpose) {
     });
 }
 
-bool SqlKv::leaseKeepAlive(std::int64_t leaseId) {
+bool SqlKv::keepLeaseAlive(std::int64_t leaseId) {
     checkWritable("keep a lease alive");
-    return run("leaseKeepAlive", [&](Conn& c) {
+    return run("keepLeaseAlive", [&](Conn& c) {
         return c.exec("UPDATE qcss_leases SET expires_at = " + _d.nowExpr +
                               " + ttl_ms / 1000.0 WHERE id = ? AND expires_at > " + _d.nowExpr,
                       {Param::integer(leaseId)}) > 0;
@@ -58,9 +59,9 @@ bool SqlKv::reapLeases(Conn& c, std::vector<std::int64_t> const& ids, std::int64
     return true;
 }
 
-void SqlKv::leaseRevoke(std::int64_t leaseId) {
+void SqlKv::revokeLease(std::int64_t leaseId) {
     checkWritable("revoke a lease");
-    run("leaseRevoke", [&](Conn& c) {
+    run("revokeLease", [&](Conn& c) {
         std::int64_t const cur = c.beginWriteNoBump();
         if (reapLeases(c, {leaseId}, cur + 1))
             c.exec("UPDATE qcss_meta SET revision = ?, write_token = ? WHERE id = 1",
