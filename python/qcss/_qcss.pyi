@@ -229,7 +229,8 @@ class KvInterface:
     def compact(self, upToRevision: int) -> int: ...
     def compactedRevision(self) -> int: ...
     def grantLeaseId(self, ttl: float, purpose: str = "") -> int:
-        """The store primitive (C++ KvInterface::grantLease): a lease of ttl seconds that nothing keeps alive; its id.
+        """The store primitive (C++ KvInterface::grantLease): a lease of ttl seconds
+        that nothing keeps alive; returns its id.
 
         ConfigError if ttl <= 0 or purpose is too long; ReadonlyCss on a read-only store.
         """
