@@ -165,15 +165,15 @@ def test_css_version_and_2017_maps() -> None:
 def test_version_mismatch_exit_code(kv: qcss.KvInterface) -> None:
     kv.set("/css_meta/version", "7")
     r = run(kv, "db", "list")
-    assert r.exit_code == code_of(qcss.LayoutVersionError) == 5
+    assert r.exit_code == code_of(qcss.VersionMismatchError) == 5  # LayoutVersionError is one
     r = run(kv, "css", "version")
-    assert r.exit_code == code_of(qcss.LayoutVersionError) and "store: 7" in r.stdout
+    assert r.exit_code == code_of(qcss.VersionMismatchError) and "store: 7" in r.stdout
     # Its own class (a VersionMismatchError for Qserv's callers), and a failed
     # compare-and-set is not one.
     with pytest.raises(qcss.LayoutVersionError, match="layout version mismatch"):
         qcss.CssAccess(kv)
     with pytest.raises(qcss.VersionMismatchError) as e:
-        kv.set("/css_meta/version", "8", version=1)
+        kv.set("/css_meta/version", "8", version=99)
     assert type(e.value) is qcss.VersionMismatchError
 
 
