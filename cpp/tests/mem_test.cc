@@ -1,7 +1,8 @@
-// qcss: mem_test.cc -- the in-memory backend through the public API.
+// qcss: mem_test.cc -- what is specific to the in-memory backend (URL options,
+// dumps, read-only, its empty store). The shared semantics run on mem:// in the
+// one conformance loop of sql_test.cc (onEach).
 #include <type_traits>
 #include <utility>
-#include <thread>
 
 #include "qcss/Key.h"
 #include "qcss/KvInterface.h"
@@ -39,71 +40,6 @@ TEST_CASE("empty store: implicit root absent, revision 0") {
     CHECK_THROWS(kv->create("/"), KeyExistsError);
 }
 
-TEST_CASE("create, get, parents, versions, revisions") {
-    auto kv = open("mem://");
-    CHECK_EQ(kv->create("/a/b/c", "v"), std::string("/a/b/c"));
-    CHECK_EQ(kv->get("/a/b/c"), std::string("v"));
-    CHECK_EQ(kv->get("/a/b"), std::string());
-    CHECK_EQ(kv->revision(), 1);
-    KeyStat s = kv->getStat("/a/b/c");
-    CHECK_EQ(s.version, 1);
-    CHECK_EQ(s.createRevision, 1);
-    CHECK_EQ(kv->set("/a/b/c", "w"), 2);
-    s = kv->getStat("/a/b/c");
-    CHECK_EQ(s.modRevision, 2);
-    CHECK_EQ(kv->getStat("/a").numChildren, 1);
-    CHECK_THROWS(kv->create("/a/b/c"), KeyExistsError);
-    CHECK_THROWS(kv->get("/nope"), NoSuchKey);
-    CHECK_EQ(kv->get("/nope", "dflt"), std::string("dflt"));
-}
-
-TEST_CASE("compare-and-set and compare-and-delete") {
-    auto kv = open("mem://");
-    kv->set("/k", "1");
-    CHECK_THROWS(kv->set("/k", "2", 7), VersionMismatchError);
-    CHECK_EQ(kv->set("/k", "2", 1), 2);
-    CHECK_THROWS(kv->set("/missing", "x", 1), NoSuchKey);
-    CHECK_THROWS(kv->deleteKey("/k", 1), VersionMismatchError);
-    kv->deleteKey("/k", 2);
-    CHECK(!kv->exists("/k"));
-}
-
-TEST_CASE("unique keys continue the highest suffix") {
-    auto kv = open("mem://");
-    CHECK_EQ(kv->create("/u/x_", "", CreateMode::Unique), std::string("/u/x_0000000001"));
-    kv->create("/u/x_0000001234");
-    CHECK_EQ(kv->create("/u/x_", "", CreateMode::Unique), std::string("/u/x_0000001235"));
-    CHECK_EQ(kv->create("/u/", "", CreateMode::Unique), std::string("/u/0000000001"));
-}
-
-TEST_CASE("failed transaction leaves nothing behind") {
-    auto kv = open("mem://");
-    kv->set("/t/a", "1");
-    std::int64_t const rev = kv->revision();
-    Transaction t = kv->transaction();
-    t.set("/t/b/c", "new").deleteKey("/t/a").check("/t/z", 3);
-    CHECK_THROWS(t.commit(), VersionMismatchError);
-    CHECK_EQ(kv->revision(), rev);
-    CHECK(kv->exists("/t/a"));
-    CHECK(!kv->exists("/t/b"));
-    CHECK_EQ(kv->getChildren("/t").size(), 1u);
-}
-
-TEST_CASE("recursive delete logs every key, in one revision") {
-    auto kv = open("mem://");
-    kv->create("/d/x/1");
-    kv->create("/d/x/2");
-    std::int64_t const r = kv->revision();
-    kv->deleteKey("/d");
-    auto ch = kv->changes(r);
-    CHECK_EQ(ch.size(), 4u);
-    for (auto const& c : ch) {
-        CHECK(c.kind == ChangeKind::Delete);
-        CHECK_EQ(c.revision, r + 1);
-    }
-    CHECK_THROWS(kv->deleteKey("/"), InvalidKeyError);
-}
-
 TEST_CASE("invalid keys and oversized values change nothing") {
     auto kv = open("mem://?max_value_size=4");
     for (std::string const& k : std::vector<std::string>{"", "a", "/a/", "//", "/a//b", "/./x", "/x/..", std::string("/a\0b", 4),
@@ -113,29 +49,6 @@ TEST_CASE("invalid keys and oversized values change nothing") {
     CHECK_THROWS(kv->set("/" + std::string(kMaxKeyLength, 'k'), "v"), InvalidKeyError);
     CHECK_THROWS(kv->set("/big", "12345"), ValueTooLargeError);
     CHECK_EQ(kv->revision(), 0);
-}
-
-TEST_CASE("many threads, no lost update") {
-    auto kv = open("mem://");
-    kv->set("/counter", "0");
-    std::vector<std::thread> ts;
-    for (int t = 0; t < 4; ++t) {
-        ts.emplace_back([&kv] {
-            for (int i = 0; i < 500; ++i) {
-                while (true) {
-                    KeyStat s = kv->getStat("/counter");
-                    int const v = std::stoi(kv->get("/counter"));
-                    try {
-                        kv->set("/counter", std::to_string(v + 1), s.version);
-                        break;
-                    } catch (VersionMismatchError const&) {
-                    }
-                }
-            }
-        });
-    }
-    for (auto& t : ts) t.join();
-    CHECK_EQ(kv->get("/counter"), std::string("2000"));
 }
 
 TEST_CASE("read-only store refuses mutations") {

@@ -1,7 +1,9 @@
-// qcss: sql_test.cc -- the SQL backends (SQLite always; MySQL/MariaDB through
-// $QCSS_TEST_MYSQL_URL, default mysql://root@127.0.0.1:3306/<fresh database>).
-// Every case runs on each backend; MySQL cases fail (not skip) when CI is set
-// and no server answers.
+// qcss: sql_test.cc -- the C++ conformance loop: every backend (mem://, SQLite
+// always; MySQL/MariaDB through $QCSS_TEST_MYSQL_URL, default
+// mysql://root@127.0.0.1:3306/<fresh database>), plus SQL-specific cases.
+// Every onEach case runs on each backend (Backends::SqlOnly: not mem://, for
+// cases that reopen their URL); MySQL cases fail (not skip) when CI is set and
+// no server answers.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,9 +58,19 @@ Store mysqlStore() {
 }
 #endif
 
-/// Run `fn` on a fresh store of every SQL backend.
-void onEach(std::function<void(KvPtr, std::string const&)> const& fn) {
+/// Which backends a conformance case runs on.
+enum class Backends {
+    All,      ///< mem://, sqlite, mysql
+    SqlOnly,  ///< the case reopens its URL (a second client, read-only): not mem://,
+              ///< whose every open() is a new store
+};
+
+/// Run `fn` on a fresh store of every backend (the one C++ conformance loop:
+/// mem_test.cc keeps only what is mem-specific).
+void onEach(std::function<void(KvPtr, std::string const&)> const& fn,
+            Backends which = Backends::All) {
     std::vector<std::pair<std::string, std::function<Store()>>> makers;
+    if (which == Backends::All) makers.emplace_back("mem", [] { return Store{"mem://", [] {}}; });
 #ifdef QCSS_WITH_SQLITE
     makers.emplace_back("sqlite", sqliteStore);
 #endif
@@ -492,7 +504,7 @@ TEST_CASE("read-only store refuses writes and changes nothing") {
         CHECK_THROWS(ro->compact(1), ReadonlyCss);
         CHECK_EQ(ro->transaction().check("/ro", 1).commit(), 1);
         CHECK_EQ(kv->get("/ro"), std::string("1"));
-    });
+    }, Backends::SqlOnly);
 }
 
 TEST_CASE("threads: compare-and-set increments lose nothing; concurrent creates") {
@@ -554,7 +566,7 @@ TEST_CASE("getMany: many keys in one consistent read; bad options are ConfigErro
         std::string const sep = url.find('?') == std::string::npos ? "?" : "&";
         CHECK_THROWS(open(url + sep + "pool_size=lots"), ConfigError);
         CHECK_THROWS(open(url + sep + "retry_timeout=-1"), ConfigError);
-    });
+    }, Backends::SqlOnly);
 }
 
 TEST_CASE("sqlite: schema version checks") {
@@ -805,7 +817,7 @@ TEST_CASE("row cache: a repeated write is one round trip, and never hides anothe
             CHECK(ch[i].revision == ch[i - 1].revision || ch[i].revision == ch[i - 1].revision + 1);
         CHECK_EQ(b->getStat("/s/k").version, 3);
         CHECK_EQ(b->get("/s/k"), std::string("9"));
-    });
+    }, Backends::SqlOnly);
 }
 
 TEST_CASE("mysql: row cache: a store restored from a backup is never taken for the one remembered") {
