@@ -8,16 +8,21 @@ else ``mysql://root@127.0.0.1:3306`` if it answers, else a throwaway
 ``mariadbd --datadir ... --socket ... --port <free>``) and stopped at the end.
 The server's ``max_allowed_packet`` is raised to 64 MiB when the account may
 (16 MiB values need more than MariaDB's default 16 MiB packet).
+
+The one mariadbd starter: scripts/mysql-for-tests.sh (the C++ tests, scripts/test.sh)
+calls it too, through main() (``start DIR``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -254,3 +259,35 @@ def private_server(tmp: Path, *args: str) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``start DIR`` (argv): find_or_start(DIR) (or, with
+    ``QCSS_TEST_START_MARIADB=1``, always a private server) and print shell lines
+    setting ``QCSS_TEST_MYSQL_URL`` and, for a server started here (left running),
+    ``QCSS_MARIADB_PID``; the caller stops it by that pid. Exit 1 (the reason on
+    stderr) if there is no server."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m qcss.testing.mysql")
+    ap.add_argument("command", choices=["start"])
+    ap.add_argument("dir", type=Path)
+    args = ap.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if os.environ.get("QCSS_TEST_START_MARIADB") == "1":
+            server = start_private(args.dir)
+        else:
+            server = find_or_start(args.dir)
+    except NoServer as e:
+        print(f"mysql-for-tests: {e}", file=sys.stderr)
+        return 1
+    print(f"export QCSS_TEST_MYSQL_URL={shlex.quote(server.base_url + server.query)}")
+    if server.proc is not None:
+        print(f"QCSS_MARIADB_PID={server.proc.pid}")
+        print(f"mysql-for-tests: started a throwaway mariadbd ({server.base_url})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
