@@ -57,7 +57,7 @@ def test_invalid_keys_raise_and_change_nothing(kv: qcss.KvInterface, key: str) -
 
 def test_invalid_utf8_key_raises(kv: qcss.KvInterface) -> None:
     with pytest.raises(qcss.InvalidKeyError, match="UTF-8"):
-        kv.set(b"/bad\xff".decode("latin-1").encode("latin-1"), "v")  # type: ignore[arg-type]
+        kv.set(b"/bad\xff".decode("latin-1").encode("latin-1"), "v")
 
 
 SURROGATE_KEYS = ["/a\udc80", "/\ud800/b", "/ok/x\udfff"]
@@ -118,7 +118,7 @@ def test_lone_surrogate_str_keys_raise_invalid_key(kv: qcss.KvInterface, key: st
 
 
 def test_key_arguments_take_str_or_bytes_only(kv: qcss.KvInterface) -> None:
-    kv.set(b"/bytes", "v")  # type: ignore[arg-type]
+    kv.set(b"/bytes", "v")
     assert kv.get("/bytes") == b"v"
     assert kv.get(b"/bytes") == b"v"
     with pytest.raises(TypeError):

@@ -320,3 +320,27 @@ def test_fenced_write_refused_once_the_lease_expired(kv: qcss.KvInterface) -> No
     # it, the SQL backends roll it back with the batch. Either way it is refused.)
     kv.set("/other", "x")  # a successful write reaps on every backend
     assert not kv.exists("/held")
+
+
+def test_release_from_many_threads_at_once(kv: qcss.KvInterface) -> None:
+    # Lock is thread-safe: concurrent release() calls (and valid()) race freely,
+    # one of them releases, none raises.
+    def release(lock: qcss.Lock, start: threading.Barrier, errors: list[BaseException]) -> None:
+        start.wait()
+        try:
+            lock.release()
+            lock.valid()
+        except BaseException as e:  # collected and asserted below
+            errors.append(e)
+
+    for _ in range(5):
+        lk = kv.lock("/race", timeout=5)
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=release, args=(lk, start, errors)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and lk.released and not lk.valid()
+        assert kv.locks() == []

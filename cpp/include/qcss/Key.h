@@ -4,6 +4,9 @@
 // or "/" followed by components separated by "/". No component is empty, "."
 // or ".."; no trailing "/"; no NUL byte; at most kMaxKeyLength bytes. Keys are
 // case-sensitive and compared as bytes (memcmp order), so "/A" < "/B" < "/a".
+//
+// Thread safety: the functions here are pure (no state): callable from any thread.
+// The checks throw InvalidKeyError (never anything else) for a key that breaks a rule.
 
 #pragma once
 
@@ -17,7 +20,7 @@ namespace qcss {
 constexpr std::size_t kMaxKeyLength = 1024;
 /// Default largest value accepted, in bytes (16 MiB); backends may be opened with another.
 constexpr std::size_t kDefaultMaxValueSize = 16u * 1024u * 1024u;
-/// Digits appended by create(..., unique=true).
+/// Digits appended by create(..., CreateMode::Unique).
 constexpr int kUniqueDigits = 10;
 
 /// qcss's own subtree (locks, lock tokens). Hidden from getChildren("/"),

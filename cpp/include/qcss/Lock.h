@@ -30,6 +30,7 @@
 // the commit is refused with VersionMismatchError once the entry is gone.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -60,6 +61,12 @@ struct LockOptions {
 };
 
 /// A held lock (RAII): released on destruction.
+///
+/// Thread-safety: every method may be called from any thread, concurrently;
+/// release() is idempotent and exactly one concurrent caller does the release
+/// (the flag is atomic). The accessors are immutable after construction; lost()
+/// and valid() ask the lease / the store at the time of the call. Destroying the
+/// Lock while another thread still uses it is the caller's error, as for any object.
 class Lock {
 public:
     Lock(Lock const&) = delete;
@@ -75,12 +82,16 @@ public:
     LeasePtr const& lease() const noexcept { return _lease; }
     /// The lease was lost (keep-alive failed): the lock may be held by another.
     bool lost() const { return _lease->lost(); }
-    bool released() const noexcept { return _released; }
+    /// release() was called (by any thread).
+    bool released() const noexcept { return _released.load(); }
     /// Ask the store: is the entry still there with this token? (false after
-    /// breakLock, lease expiry or release).
+    /// breakLock, lease expiry or release). Throws what getStat throws
+    /// (ConnError...), never NoSuchKey.
     bool valid();
     /// Release now (idempotent): revoke the lease if the lock owns it, else
-    /// delete the entry and token key.
+    /// delete the entry and token key. Throws what revoking the lease throws
+    /// (ConnError...; the lease is then left to expire); a lock already broken
+    /// or partly gone is not an error.
     void release();
 
 private:
@@ -95,7 +106,7 @@ private:
     bool _shared;
     LeasePtr _lease;
     bool _ownsLease;
-    bool _released = false;
+    std::atomic<bool> _released{false};
 };
 
 using LockPtr = std::unique_ptr<Lock>;

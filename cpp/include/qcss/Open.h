@@ -8,6 +8,9 @@
 // Common query options: max_value_size=<bytes>, client=<identity>.
 // See docs/operations.md for the MySQL options (socket, TLS, timeouts,
 // read_default_file/read_default_group).
+//
+// Thread safety: every function here is pure or reads only the environment; all
+// may be called from any thread (open() of the same URL twice gives two clients).
 
 #pragma once
 

@@ -242,8 +242,7 @@ bool Lock::valid() {
 }
 
 void Lock::release() {
-    if (_released) return;
-    _released = true;
+    if (_released.exchange(true)) return;  // one caller releases, whatever the thread
     if (_ownsLease) {
         _lease->revoke();
         return;
