@@ -177,6 +177,7 @@ def test_version_mismatch_exit_code(kv: qcss.KvInterface) -> None:
     assert type(e.value) is qcss.VersionMismatchError
 
 
+@pytest.mark.slow  # 100k replicas: 16-25 s per backend
 def test_drop_100k_replicas_shows_progress(kv: qcss.KvInterface) -> None:
     css = qcss.CssAccess(kv)
     css.createDb("big", qcss.StripingParams(340, 3, 0, 0.01667))

@@ -501,6 +501,7 @@ def test_admin_operations_take_the_db_lock(kv: qcss.KvInterface) -> None:
     assert kv.locks("/DBS") == []
 
 
+@pytest.mark.slow  # 100k replicas: 4-17 s per backend
 def test_drop_of_100k_replicas_is_one_batch(url: str) -> None:
     kv = qcss.open(url)
     css = qcss.CssAccess(kv)
