@@ -94,6 +94,24 @@ ErrKind classify(unsigned code) {
     }
 }
 
+/// How a column of type `t` is read (bound in the binary protocol, parsed in
+/// the text one): integers as MYSQL_TYPE_LONGLONG, floating and decimal
+/// numbers as MYSQL_TYPE_DOUBLE, everything else as bytes (MYSQL_TYPE_BLOB).
+enum_field_types readAs(enum_field_types t) {
+    switch (t) {
+        case MYSQL_TYPE_TINY:
+        case MYSQL_TYPE_SHORT:
+        case MYSQL_TYPE_INT24:
+        case MYSQL_TYPE_LONG:
+        case MYSQL_TYPE_LONGLONG: return MYSQL_TYPE_LONGLONG;
+        case MYSQL_TYPE_FLOAT:
+        case MYSQL_TYPE_DOUBLE:
+        case MYSQL_TYPE_DECIMAL:
+        case MYSQL_TYPE_NEWDECIMAL: return MYSQL_TYPE_DOUBLE;
+        default: return MYSQL_TYPE_BLOB;
+    }
+}
+
 struct Stmt {
     MYSQL_STMT* st = nullptr;
     unsigned nparams = 0;
@@ -290,26 +308,10 @@ public:
         s.errors.assign(s.ncols, 0);
         for (unsigned i = 0; i < s.ncols; ++i) {
             MYSQL_BIND& b = s.results[i];
-            switch (fields[i].type) {
-                case MYSQL_TYPE_TINY:
-                case MYSQL_TYPE_SHORT:
-                case MYSQL_TYPE_INT24:
-                case MYSQL_TYPE_LONG:
-                case MYSQL_TYPE_LONGLONG:
-                    s.colTypes[i] = MYSQL_TYPE_LONGLONG;
-                    s.buffers[i].resize(sizeof(std::int64_t));
-                    break;
-                case MYSQL_TYPE_FLOAT:
-                case MYSQL_TYPE_DOUBLE:
-                case MYSQL_TYPE_DECIMAL:
-                case MYSQL_TYPE_NEWDECIMAL:
-                    s.colTypes[i] = MYSQL_TYPE_DOUBLE;
-                    s.buffers[i].resize(sizeof(double));
-                    break;
-                default:
-                    s.colTypes[i] = MYSQL_TYPE_BLOB;
-                    s.buffers[i].resize(1024);
-            }
+            s.colTypes[i] = readAs(fields[i].type);
+            s.buffers[i].resize(s.colTypes[i] == MYSQL_TYPE_LONGLONG ? sizeof(std::int64_t)
+                                : s.colTypes[i] == MYSQL_TYPE_DOUBLE ? sizeof(double)
+                                                                     : 1024);
             b.buffer_type = s.colTypes[i];
             b.buffer = s.buffers[i].data();
             b.buffer_length = s.buffers[i].size();
@@ -546,23 +548,13 @@ public:
                 Cell& c = row[i];
                 c.null = false;
                 c.s.assign(r[i], lens[i]);
-                switch (fields[i].type) {
-                    case MYSQL_TYPE_TINY:
-                    case MYSQL_TYPE_SHORT:
-                    case MYSQL_TYPE_INT24:
-                    case MYSQL_TYPE_LONG:
-                    case MYSQL_TYPE_LONGLONG:
-                        c.i = std::strtoll(c.s.c_str(), nullptr, 10);
-                        c.d = static_cast<double>(c.i);
-                        break;
-                    case MYSQL_TYPE_FLOAT:
-                    case MYSQL_TYPE_DOUBLE:
-                    case MYSQL_TYPE_DECIMAL:
-                    case MYSQL_TYPE_NEWDECIMAL:
-                        c.d = std::strtod(c.s.c_str(), nullptr);
-                        c.i = static_cast<std::int64_t>(c.d);
-                        break;
-                    default: break;
+                enum_field_types const t = readAs(fields[i].type);
+                if (t == MYSQL_TYPE_LONGLONG) {
+                    c.i = std::strtoll(c.s.c_str(), nullptr, 10);
+                    c.d = static_cast<double>(c.i);
+                } else if (t == MYSQL_TYPE_DOUBLE) {
+                    c.d = std::strtod(c.s.c_str(), nullptr);
+                    c.i = static_cast<std::int64_t>(c.d);
                 }
             }
             rows.push_back(std::move(row));

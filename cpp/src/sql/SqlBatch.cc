@@ -10,26 +10,60 @@ namespace qcss::detail::sql {
 
 namespace {
 
-/// Record the rows read for the first `n` of `paths` (absent ones as absent).
-template <class B>
-void absorbRows(B& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows) {
-    for (std::size_t i = 0; i < n; ++i) b.st.emplace(paths[i], Ent{});
-    for (auto& r : rows) {
-        Ent& e = b.st[r[0].s];
-        e.exists = true;
-        e.inDb = true;
-        e.version = r[1].i;
-        e.createRev = r[2].i;
-        e.modRev = r[3].i;
-        e.lease = r[4].i;
-        e.depth = static_cast<int>(r[5].i);
+/// A row read with kRowCols, as the batch sees it.
+Ent rowEnt(Row const& r) {
+    Ent e;
+    e.exists = true;
+    e.inDb = true;
+    e.version = r[1].i;
+    e.createRev = r[2].i;
+    e.modRev = r[3].i;
+    e.lease = r[4].i;
+    e.depth = static_cast<int>(r[5].i);
+    return e;
+}
+
+/// Record `rows` (read with kRowCols) in `st`.
+void putRows(std::map<std::string, Ent>& st, Rows const& rows) {
+    for (auto const& r : rows) st[r[0].s] = rowEnt(r);
+}
+
+/// Multi-row INSERTs of rows 0..n-1: `head`, then `row` once per row
+/// (comma-separated), then `tail`; at most `maxRows` rows and (past the first
+/// row) `maxBytes` bytes per statement. `dataBytes(i)`: row i's key and value
+/// size; `bind(i, ps)` appends row i's parameters (called once per row, in order).
+template <class Size, class Bind>
+void multiRowInserts(std::vector<Statement>& out, std::string const& head, std::string const& row,
+                     std::string const& tail, std::size_t n, std::size_t maxRows,
+                     std::size_t maxBytes, Size dataBytes, Bind bind) {
+    std::size_t i = 0;
+    while (i < n) {
+        std::vector<Param> ps;
+        std::size_t k = 0, bytes = 0;
+        while (i + k < n && k < maxRows) {
+            std::size_t const sz = dataBytes(i + k) + 64;
+            if (k > 0 && bytes + sz > maxBytes) break;
+            bytes += sz;
+            bind(i + k, ps);
+            ++k;
+        }
+        std::string sql = head;
+        for (std::size_t j = 0; j < k; ++j) {
+            if (j > 0) sql += ",";
+            sql += row;
+        }
+        sql += tail;
+        out.push_back(Statement{std::move(sql), std::move(ps)});
+        i += k;
     }
 }
 
 }  // namespace
 
 void SqlKv::absorb(Batch& b, std::vector<std::string> const& paths, std::size_t n, Rows& rows) {
-    absorbRows(b, paths, n, rows);
+    // The first `n` of `paths` were read: the ones without a row are absent.
+    for (std::size_t i = 0; i < n; ++i) b.st.emplace(paths[i], Ent{});
+    putRows(b.st, rows);
 }
 
 void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
@@ -67,20 +101,11 @@ void SqlKv::loadRows(Conn& c, Batch& b, std::vector<std::string> const& paths) {
             std::vector<Param> ps;
             ps.reserve(n);
             for (std::size_t j = 0; j < n; ++j) ps.push_back(Param::blob(*level[off + j]));
-            Rows rows = c.query("SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
-                                "qcss_kv WHERE path IN (" + placeholders(n) + ")",
-                                ps);
+            Rows const rows = c.query(std::string(kRowCols) + "WHERE path IN (" +
+                                              placeholders(n) + ")",
+                                      ps);
             for (std::size_t j = 0; j < n; ++j) b.st.emplace(*level[off + j], Ent{});
-            for (auto& r : rows) {
-                Ent& e = b.st[r[0].s];
-                e.exists = true;
-                e.inDb = true;
-                e.version = r[1].i;
-                e.createRev = r[2].i;
-                e.modRev = r[3].i;
-                e.lease = r[4].i;
-                e.depth = static_cast<int>(r[5].i);
-            }
+            putRows(b.st, rows);
         }
     }
 }
@@ -132,21 +157,10 @@ CommitResult SqlKv::applyOps(Conn& c, Batch& b, std::int64_t rev, std::vector<Op
     for (auto const& op : ops) {
         if (op.type != Op::Type::Delete) continue;
         auto const [lo, hi] = subtreeRange(op.key);
-        Rows rows = c.query(
-                "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM qcss_kv "
-                "WHERE path >= ? AND path < ?",
-                {Param::blob(lo), Param::blob(hi)});
-        for (auto& r : rows) {
-            Ent e;
-            e.exists = true;
-            e.inDb = true;
-            e.version = r[1].i;
-            e.createRev = r[2].i;
-            e.modRev = r[3].i;
-            e.lease = r[4].i;
-            e.depth = static_cast<int>(r[5].i);
-            b.st.emplace(std::move(r[0].s), e);
-        }
+        Rows rows = c.query(std::string(kRowCols) + "WHERE path >= ? AND path < ?",
+                            {Param::blob(lo), Param::blob(hi)});
+        // (emplace: a row the batch has already looked at keeps its state)
+        for (auto& r : rows) b.st.emplace(std::move(r[0].s), rowEnt(r));
     }
     if (!leaseIds.empty()) {
         std::sort(leaseIds.begin(), leaseIds.end());
@@ -377,60 +391,46 @@ void SqlKv::buildWrites(Batch& b, std::vector<Statement>& out) {
     }
     std::size_t const maxBytes =
             _driver->maxStatementBytes() == 0 ? std::size_t(-1) : _driver->maxStatementBytes() / 2;
-    // Keys written: multi-row upserts of their final state.
-    {
-        constexpr std::size_t kCols = 7;
-        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 4000);
-        // Rows new to the database: plain INSERTs; rows it had: upserts.
-        std::vector<std::pair<std::string const*, Ent const*>> fresh, known;
-        for (auto const& [k, e] : b.st)
-            if (e.exists && e.dirty) (e.inDb ? known : fresh).emplace_back(&k, &e);
-        for (auto const* list : {&fresh, &known}) {
+    constexpr std::size_t kCols = 7;  // parameters per row, in both tables
+    std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 4000);
+    // Keys written: multi-row upserts of their final state. Rows new to the
+    // database: plain INSERTs; rows it had: upserts.
+    std::vector<std::pair<std::string const*, Ent const*>> fresh, known;
+    for (auto const& [k, e] : b.st)
+        if (e.exists && e.dirty) (e.inDb ? known : fresh).emplace_back(&k, &e);
+    for (auto const* list : {&fresh, &known}) {
         auto const& rows = *list;
-        std::size_t i = 0;
-        while (i < rows.size()) {
-            std::vector<Param> ps;
-            std::size_t n = 0, bytes = 0;
-            while (i + n < rows.size() && n < maxRows) {
-                auto const& [k, e] = rows[i + n];
-                std::size_t const sz = k->size() + e->value->size() + 64;
-                if (n > 0 && bytes + sz > maxBytes) break;
-                bytes += sz;
-                ps.push_back(Param::blob(*k));
-                ps.push_back(Param::integer(e->depth));
-                ps.push_back(Param::blob(*e->value));
-                ps.push_back(Param::integer(e->version));
-                ps.push_back(Param::integer(e->createRev));
-                ps.push_back(Param::integer(e->modRev));
-                ps.push_back(Param::integer(e->lease));
-                ++n;
-            }
-            std::string sql =
-                    "INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, "
-                    "lease_id) VALUES ";
-            for (std::size_t j = 0; j < n; ++j) sql += j == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
-            if (list == &known) sql += _d.kvUpsertTail;
-            out.push_back(Statement{std::move(sql), std::move(ps)});
-            i += n;
-        }
-        }
+        multiRowInserts(
+                out,
+                "INSERT INTO qcss_kv (path, depth, value, version, create_rev, mod_rev, "
+                "lease_id) VALUES ",
+                "(?,?,?,?,?,?,?)", list == &known ? _d.kvUpsertTail : std::string(), rows.size(),
+                maxRows, maxBytes,
+                [&](std::size_t i) { return rows[i].first->size() + rows[i].second->value->size(); },
+                [&](std::size_t i, std::vector<Param>& ps) {
+                    auto const& [k, e] = rows[i];
+                    ps.push_back(Param::blob(*k));
+                    ps.push_back(Param::integer(e->depth));
+                    ps.push_back(Param::blob(*e->value));
+                    ps.push_back(Param::integer(e->version));
+                    ps.push_back(Param::integer(e->createRev));
+                    ps.push_back(Param::integer(e->modRev));
+                    ps.push_back(Param::integer(e->lease));
+                });
     }
     // The change log: multi-row inserts, in order.
-    {
-        constexpr std::size_t kCols = 7;
-        std::size_t const maxRows = std::min<std::size_t>(_d.maxParams / kCols, 4000);
-        std::string const& client = _opts.clientId;
-        std::size_t i = 0;
-        std::int64_t seq = 0;  // 1, 2, ... within each revision
-        while (i < b.changes.size()) {
-            std::vector<Param> ps;
-            std::size_t n = 0, bytes = 0;
-            while (i + n < b.changes.size() && n < maxRows) {
-                auto const& ch = b.changes[i + n];
-                std::size_t const sz = ch.path.size() + ch.value->size() + 64;
-                if (n > 0 && bytes + sz > maxBytes) break;
-                bytes += sz;
-                seq = i + n > 0 && b.changes[i + n - 1].revision == ch.revision ? seq + 1 : 1;
+    std::string const& client = _opts.clientId;
+    auto const& chs = b.changes;
+    std::int64_t seq = 0;  // 1, 2, ... within each revision
+    multiRowInserts(
+            out,
+            "INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, client) "
+            "VALUES ",
+            "(?,?,?,?,?,?," + _d.nowExpr + ",?)", std::string(), chs.size(), maxRows, maxBytes,
+            [&](std::size_t i) { return chs[i].path.size() + chs[i].value->size(); },
+            [&](std::size_t i, std::vector<Param>& ps) {
+                auto const& ch = chs[i];
+                seq = i > 0 && chs[i - 1].revision == ch.revision ? seq + 1 : 1;
                 ps.push_back(Param::integer(ch.revision));
                 ps.push_back(Param::integer(seq));
                 ps.push_back(Param::integer(static_cast<int>(ch.kind)));
@@ -438,20 +438,7 @@ void SqlKv::buildWrites(Batch& b, std::vector<Statement>& out) {
                 ps.push_back(Param::blob(*ch.value));
                 ps.push_back(Param::integer(ch.version));
                 ps.push_back(Param::blob(client));
-                ++n;
-            }
-            std::string sql =
-                    "INSERT INTO qcss_changes (revision, seq, kind, path, value, version, ts, "
-                    "client) VALUES ";
-            std::string const row = "(?,?,?,?,?,?," + _d.nowExpr + ",?)";
-            for (std::size_t j = 0; j < n; ++j) {
-                if (j > 0) sql += ",";
-                sql += row;
-            }
-            out.push_back(Statement{std::move(sql), std::move(ps)});
-            i += n;
-        }
-    }
+            });
 }
 
 }  // namespace qcss::detail::sql

@@ -128,8 +128,7 @@ void SqlKv::commitGroup(std::vector<GroupReq*> const& group) {
     if (all.size() <= kCacheBatch && commitGroupCached(group, all)) return;
     std::vector<Param> ps0;
     for (auto const& p : all) ps0.push_back(Param::blob(p));
-    std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
-                             "qcss_kv WHERE path IN (" + placeholders(all.size()) + ")";
+    std::string const sql0 = std::string(kRowCols) + "WHERE path IN (" + placeholders(all.size()) + ")";
     while (true) {
         bool const ok = run("commit", [&](Conn& c) -> bool {
             Batch b;

@@ -65,8 +65,7 @@ CommitResult SqlKv::commitOne(std::vector<Op> const& ops, std::vector<std::strin
     std::size_t const n0 = std::min<std::size_t>(4000, first.size());
     std::vector<Param> ps0;
     for (std::size_t i = 0; i < n0; ++i) ps0.push_back(Param::blob(first[i]));
-    std::string const sql0 = "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM "
-                             "qcss_kv WHERE path IN (" + placeholders(n0) + ")";
+    std::string const sql0 = std::string(kRowCols) + "WHERE path IN (" + placeholders(n0) + ")";
     while (true) {
         std::optional<CommitResult> r = run("commit", [&](Conn& c) -> std::optional<CommitResult> {
             Batch b;

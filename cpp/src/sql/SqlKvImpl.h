@@ -49,6 +49,10 @@ inline std::pair<std::string, std::string> subtreeRange(std::string const& key) 
 
 inline std::string q(std::string const& key) { return "'" + printableKey(key) + "'"; }
 
+/// The columns of a qcss_kv row as a batch reads them (then "WHERE ...").
+inline constexpr char kRowCols[] =
+        "SELECT path, version, create_rev, mod_rev, lease_id, depth FROM qcss_kv ";
+
 struct Ent {
     bool exists = false;
     bool dirty = false;  // written by the batch: upsert at the end
