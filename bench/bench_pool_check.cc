@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "mysql/MysqlAdmin.h"
+#include "mysql_admin.h"
 #include "qcss/KvInterface.h"
 #include "qcss/Open.h"
 #include "sql/Driver.h"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "core/Url.h"
-#include "mysql/MysqlAdmin.h"
+#include "mysql_admin.h"
 #include "qcss/KvInterface.h"
 #include "qcss/Open.h"
 #include "sql/Driver.h"

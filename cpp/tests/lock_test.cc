@@ -13,7 +13,7 @@
 #include "stores.h"
 #include "testing.h"
 #ifdef QCSS_WITH_MYSQL
-#include "mysql/MysqlAdmin.h"
+#include "mysql_admin.h"
 #endif
 
 using namespace qcss;

@@ -21,7 +21,7 @@
 #include "stores.h"
 #include "testing.h"
 #ifdef QCSS_WITH_MYSQL
-#include "mysql/MysqlAdmin.h"
+#include "mysql_admin.h"
 #include "sql/Driver.h"
 #endif
 

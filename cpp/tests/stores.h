@@ -12,7 +12,7 @@
 
 #include "testing.h"
 #ifdef QCSS_WITH_MYSQL
-#include "mysql/MysqlAdmin.h"
+#include "mysql_admin.h"
 #endif
 
 namespace qcss::testing {

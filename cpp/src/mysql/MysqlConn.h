@@ -13,6 +13,10 @@
 
 #include "sql/Driver.h"
 
+namespace qcss::detail {
+struct Url;
+}
+
 namespace qcss::detail::mysql {
 
 struct Settings {
@@ -58,7 +62,10 @@ private:
     std::size_t _maxPacket = 16u << 20;
 };
 
-/// A connection outside any pool (the installers, MysqlAdmin.h).
+/// The settings URL `url` asks for (MysqlOpen.cc); `masked`: the URL for messages.
+/// Throws ConfigError for a bad option.
+Settings settingsFrom(Url const& url, std::string const& masked);
+/// A connection outside any pool (the test installers, cpp/tests/mysql_admin.h).
 std::unique_ptr<sql::Conn> connectOnce(Settings const& s);
 /// Whether `c` (made by this driver) is to a Galera node.
 bool isGalera(sql::Conn& c);

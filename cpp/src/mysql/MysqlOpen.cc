@@ -1,6 +1,6 @@
 // qcss: mysql/MysqlOpen.cc -- opening a mysql:// store: the URL options read into
-// Settings, the schema and Galera checks at open, openMysql; and the installers
-// of MysqlAdmin.h (tests and benchmarks). The connection is in MysqlConn.cc.
+// Settings, the schema and Galera checks at open, openMysql. The connection is
+// in MysqlConn.cc.
 //
 //
 // URL: mysql://[user[:password]@]host[:port]/database[?options]
@@ -27,7 +27,6 @@
 
 #include "core/Backends.h"
 #include "core/Url.h"
-#include "mysql/MysqlAdmin.h"
 #include "mysql/MysqlConn.h"
 #include "qcss/Open.h"
 #include "sql/Schema.h"
@@ -35,17 +34,15 @@
 
 namespace qcss::detail {
 
-namespace {
+namespace mysql {
 
-using mysql::MysqlDriver;
-using mysql::Settings;
-using sql::DbError;
-using sql::ErrKind;
-using sql::Rows;
+namespace {
 
 unsigned seconds(Url const& url, char const* name, unsigned dflt, std::string const& masked) {
     return static_cast<unsigned>(sql::urlSeconds(url.param(name), dflt, name, masked));
 }
+
+}  // namespace
 
 Settings settingsFrom(Url const& url, std::string const& masked) {
     Settings s;
@@ -110,6 +107,17 @@ Settings settingsFrom(Url const& url, std::string const& masked) {
     s.lockWaitTimeout = seconds(url, "lock_wait_timeout", 0, masked);
     return s;
 }
+
+}  // namespace mysql
+
+namespace {
+
+using mysql::MysqlDriver;
+using mysql::Settings;
+using mysql::settingsFrom;
+using sql::DbError;
+using sql::ErrKind;
+using sql::Rows;
 
 /// Galera replicates only InnoDB tables with primary keys safely: refuse others.
 void refuseUnreplicable(sql::Conn& c, std::string const& masked) {
@@ -178,24 +186,6 @@ KvPtr openMysql(Url const& url, std::string const& raw, bool readOnly) {
     }
     return std::make_shared<sql::SqlKv>(std::move(opts), std::move(driver), std::move(first), retry,
                                         poolSize);
-}
-
-void installMysqlSchema(std::string const& rawUrl) {
-    Url const url = parseUrl(rawUrl);
-    std::string const masked = maskUrl(rawUrl);
-    auto const c = mysql::connectOnce(settingsFrom(url, masked));
-    // A whole file is one multi-statement text (the connection allows them).
-    schema::install("mysql", [&c](std::string const& sqlText) { mysql::execDirect(*c, sqlText); });
-    mysql::execDirect(*c, "COMMIT");  // autocommit is off on Galera
-}
-
-void mysqlServerExec(std::string const& rawUrl, std::string const& sqlText) {
-    Url url = parseUrl(rawUrl);
-    std::string const masked = maskUrl(rawUrl);
-    url.path = "/mysql";
-    auto const c = mysql::connectOnce(settingsFrom(url, masked));
-    mysql::execDirect(*c, sqlText);
-    mysql::execDirect(*c, "COMMIT");  // autocommit is off on Galera
 }
 
 }  // namespace qcss::detail

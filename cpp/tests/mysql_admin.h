@@ -1,5 +1,6 @@
-// qcss: mysql/MysqlAdmin.h -- schema installation from C++ (internal; the C++
-// tests and the bench use it; operators use `css-admin schema init`).
+// qcss: cpp/tests/mysql_admin.h -- schema installation from C++ for the C++
+// tests and benchmarks (compiled into them, not into the library; operators
+// use `css-admin schema init`).
 #pragma once
 
 #include <string>
