@@ -594,3 +594,7 @@ def test_compaction(kv: qcss.KvInterface) -> None:
     with pytest.raises(qcss.CompactedError) as info:
         kv.changes(top - 3)
     assert info.value.oldestAvailable == top - 1
+    # One message on every backend (mem and SQL had drifted apart).
+    assert str(info.value) == (
+        f"changes after revision {top - 3} are no longer available: the change log was "
+        f"compacted up to revision {top - 2}; the oldest revision available is {top - 1}")

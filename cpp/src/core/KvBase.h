@@ -6,6 +6,7 @@
 // values valid, store writable.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ std::string truncateUtf8(std::string s, std::size_t maxBytes);
 
 /// Throws ValueTooLargeError if `purpose` is over kMaxLeasePurposeBytes.
 void checkLeasePurpose(std::string const& purpose);
+
+/// Throws the CompactedError of changes(sinceRevision) when the change log
+/// was compacted up to `compactedUpTo`: one message for every backend.
+[[noreturn]] void throwCompacted(std::int64_t sinceRevision, std::int64_t compactedUpTo);
 
 /// "user@host:pid" of this process.
 std::string defaultClientId();

@@ -223,6 +223,15 @@ std::string uniqueKey(std::string const& prefix, long long seq) {
     return prefix + buf;
 }
 
+void throwCompacted(std::int64_t sinceRevision, std::int64_t compactedUpTo) {
+    throw CompactedError("changes after revision " + std::to_string(sinceRevision) +
+                                 " are no longer available: the change log was compacted up to "
+                                 "revision " + std::to_string(compactedUpTo) +
+                                 "; the oldest revision available is " +
+                                 std::to_string(compactedUpTo + 1),
+                         compactedUpTo + 1);
+}
+
 long long uniqueSuffix(std::string const& key, std::string const& prefix) {
     if (key.size() != prefix.size() + kUniqueDigits) return -1;
     if (key.compare(0, prefix.size(), prefix) != 0) return -1;

@@ -428,10 +428,7 @@ std::vector<Change> MemKv::changes(std::int64_t sinceRevision, std::string const
     validateKey(prefix);
     std::shared_lock lock(_mu);
     if (sinceRevision < _compacted)
-        throw CompactedError("changes after revision " + std::to_string(sinceRevision) +
-                                     " were compacted; the oldest revision available is " +
-                                     std::to_string(_compacted + 1),
-                             _compacted + 1);
+        throwCompacted(sinceRevision, _compacted);
     std::vector<Change> out;
     auto it = std::upper_bound(_log.begin(), _log.end(), sinceRevision,
                                [](std::int64_t r, Change const& c) { return r < c.revision; });

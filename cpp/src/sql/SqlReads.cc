@@ -234,10 +234,7 @@ std::vector<Change> SqlKv::changes(std::int64_t sinceRevision, std::string const
         if (rows.empty()) throw DbError(ErrKind::NoSchema, 0, "qcss_meta has no row");
         std::int64_t const compacted = rows[0][0].i;
         if (sinceRevision < compacted)
-            throw CompactedError("changes since revision " + std::to_string(sinceRevision) +
-                                         " are no longer available: the change log was "
-                                         "compacted up to revision " + std::to_string(compacted),
-                                 compacted + 1);
+            throwCompacted(sinceRevision, compacted);
         std::vector<Change> out;
         auto add = [&](Row& r, std::size_t o) {
             Change ch;
