@@ -116,13 +116,7 @@ class Etcd:
                 time.sleep(0.1)  # readiness probe interval
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        qmysql.terminate(self.proc)
         self.proc = None
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from qcss.testing.mysql import terminate
+
 ZK_JAR = Path(os.environ.get("QCSS_ZOOKEEPER_JAR", "/usr/share/java/zookeeper.jar"))
 MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 
@@ -94,11 +96,5 @@ class ZkServer:
                 time.sleep(0.1)  # poll interval while waiting for the port to open
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
