@@ -33,7 +33,7 @@ from pathlib import Path
 import pymysql
 
 import qcss.schema
-from qcss.testing.mysql import MAX_PACKET, NoServer, terminate
+from qcss.testing.mysql import MAX_PACKET, NoServer, execute, terminate
 
 __all__ = [
     "GALERA_PROVIDER",
@@ -219,12 +219,7 @@ class Node:
 
 def _create_store(node: Node, database: str, url: str) -> None:
     """Create `database` on `node` and install the qcss schema in it (through `url`)."""
-    conn = node.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {database}")
-    finally:
-        conn.close()
+    execute(node.connect(), f"CREATE DATABASE {database}")
     qcss.schema.init(url)
 
 
@@ -378,16 +373,10 @@ def replica_pair(base: Path | None = None, database: str = "qcss") -> Iterator[R
             n.start()
         for n in (primary, replica):
             n.wait_answering()
-        conn = replica.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute("RESET MASTER")
-                cur.execute(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={p1}, "
-                            "MASTER_USER='root', MASTER_PASSWORD='', "
-                            "MASTER_USE_GTID=slave_pos")
-                cur.execute("START SLAVE")
-        finally:
-            conn.close()
+        execute(replica.connect(), "RESET MASTER",
+                f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={p1}, "
+                "MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos",
+                "START SLAVE")
         _create_store(primary, database, pair.primary_url())
         _wait_replica_has(replica, database)
         yield pair

@@ -77,23 +77,13 @@ class Server:
     def fresh_database(self) -> Iterator[str]:
         """A new database with the qcss schema; yields its URL, drops it on exit."""
         name = "qcss_t_" + secrets.token_hex(6)
-        conn = self.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE {name}")
-        finally:
-            conn.close()
+        execute(self.connect(), f"CREATE DATABASE {name}")
         url = self.url(name)
         try:
             qcss.schema.init(url)
             yield url
         finally:
-            conn = self.connect()
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f"DROP DATABASE IF EXISTS {name}")
-            finally:
-                conn.close()
+            execute(self.connect(), f"DROP DATABASE IF EXISTS {name}")
 
     def kill(self) -> None:
         """SIGKILL the server started here (a crash: no shutdown, no flush) and reap it."""
@@ -116,6 +106,16 @@ class Server:
     def stop(self) -> None:
         terminate(self.proc)
         self.proc = None
+
+
+def execute(conn: pymysql.connections.Connection, *statements: str) -> None:
+    """Run `statements` on `conn` in order, then close it."""
+    try:
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+    finally:
+        conn.close()
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
